@@ -1,0 +1,274 @@
+"""Sweeps: run many configs into a store, skipping what is cached, resumable at any moment.
+
+``sweep(specs, store)`` trains every :class:`RunSpec` whose record is missing and appends each
+result as soon as it finishes, so a killed sweep loses at most the runs in flight. Branch runs
+(a WSD cooldown starting from another run's checkpoint, ``config.init_from``) are run after their
+parents; a parent whose checkpoint is gone (a fresh machine) is retrained to recreate it — the
+trainer is deterministic, so the checkpoint is the same.
+
+Any ``concurrent.futures``-style executor works (a local process pool, ``submitit`` on Slurm,
+``dask.distributed``): workers write to the store themselves, under its lock.
+
+The CLI drives a chapter's plan on a GPU box or a cluster, within a time budget::
+
+    python -m scalelab.sweep wsd_vs_cosine --scale gpu --budget-s 540
+    python -m scalelab.sweep 03 --scale cpu --status
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import pkgutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from scalelab.store import RunStore, config_key, make_record, run_key
+from scalelab.train import TrainConfig, train
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a chapter experiment: a name, a config, and the experiment's version."""
+
+    experiment: str
+    config: TrainConfig
+    version: int = 1
+
+    @property
+    def config_dict(self) -> dict:
+        return self.config.to_dict()
+
+    @property
+    def config_key(self) -> str:
+        return config_key(self.experiment, self.version, self.config_dict)
+
+    def key(self, corpus: dict) -> str:
+        return run_key(self.experiment, self.version, self.config_dict, corpus)
+
+
+class MissingRecordsError(RuntimeError):
+    """Records-only mode found runs without records; the message lists them and the fix."""
+
+
+def ckpt_root() -> Path:
+    from scalelab.paths import build_dir
+
+    return build_dir() / "ckpt"
+
+
+def _corpus_fp(name: str) -> dict:
+    from scalelab.data import load_corpus
+
+    return load_corpus(name).fingerprint
+
+
+def run_spec(spec: RunSpec, store_path: str, device: str = "auto", init_checkpoint: str | None = None) -> dict:
+    """Train one spec and append its record (top-level so process pools can pickle it)."""
+    store = RunStore(store_path)
+    corpus = _corpus_fp(spec.config.corpus)
+    t0 = time.perf_counter()
+    result = train(spec.config, device=device, ckpt_dir=ckpt_root() / spec.config_key[:16],
+                   init_checkpoint=init_checkpoint)
+    record = make_record(spec.experiment, spec.version, spec.config_dict, corpus, result,
+                         time.perf_counter() - t0)
+    store.put(record)
+    return record
+
+
+def _checkpoint_path(parent_ckey: str, step: int) -> Path:
+    return ckpt_root() / parent_ckey[:16] / f"step{step}.pt"
+
+
+def _levels(specs: list[RunSpec]) -> list[list[RunSpec]]:
+    """Specs grouped so that every branch comes in a later level than its parent."""
+    by_ckey = {s.config_key: s for s in specs}
+    depth: dict[str, int] = {}
+
+    def d(s: RunSpec) -> int:
+        if s.config_key not in depth:
+            parent = s.config.init_from
+            depth[s.config_key] = 0 if parent is None or parent not in by_ckey else d(by_ckey[parent]) + 1
+        return depth[s.config_key]
+
+    levels: dict[int, list[RunSpec]] = {}
+    for s in specs:
+        levels.setdefault(d(s), []).append(s)
+    return [levels[k] for k in sorted(levels)]
+
+
+def sweep(
+    specs: list[RunSpec],
+    store: RunStore,
+    *,
+    executor=None,
+    device: str = "auto",
+    refresh: bool = False,
+    progress: bool = True,
+    batched: bool = True,
+    parents: list[RunSpec] | None = None,
+) -> list[dict]:
+    """Run what is missing and return the records of all ``specs`` (in their order).
+
+    Args:
+        specs: the runs.
+        store: where records are read and appended.
+        executor: optional ``concurrent.futures``-style executor (``submit`` → future with
+            ``result()``); ``None`` runs in this process.
+        device: passed to the trainer (not part of a run's key).
+        refresh: retrain even when a record exists (the new record replaces nothing: the store
+            keeps the first record of a key, so refresh writes to a fresh store in practice).
+        progress: show a tqdm bar.
+        batched: train same-shape runs together where :mod:`scalelab.batched` supports it.
+        parents: further specs that branches in ``specs`` may start from (to recreate a
+            missing checkpoint).
+    """
+    from tqdm.auto import tqdm
+
+    if not specs:
+        return []
+    corpora = {s.config.corpus: _corpus_fp(s.config.corpus) for s in specs}
+    have = store.keys() if not refresh else set()
+    todo = [s for s in specs if s.key(corpora[s.config.corpus]) not in have]
+    bar = tqdm(total=len(todo), disable=not progress or not todo, desc=f"sweep {store.path.name}")
+    by_ckey = {s.config_key: s for s in [*specs, *(parents or [])]}
+    for level in _levels(todo):
+        # A branch needs its parent's checkpoint; recreate it if this machine lacks it.
+        for s in level:
+            parent = s.config.init_from
+            if parent is not None and not _checkpoint_path(parent, s.config.init_step).exists():
+                if parent not in by_ckey:
+                    raise ValueError(f"branch {s.config_key[:12]} names parent {parent[:12]} not in this sweep")
+                # Deterministic retraining recreates the checkpoint; the store keeps the first record.
+                run_spec(by_ckey[parent], str(store.path), device, _init_ckpt(by_ckey[parent]))
+        runnable = list(level)
+        if batched and executor is None:
+            try:
+                from scalelab.batched import run_batched_groups
+            except ImportError:
+                run_batched_groups = None
+            if run_batched_groups is not None:
+                runnable = run_batched_groups(runnable, store, device=device, on_done=bar.update)
+        if executor is None:
+            for s in runnable:
+                run_spec(s, str(store.path), device, _init_ckpt(s))
+                bar.update(1)
+        else:
+            futures = [executor.submit(run_spec, s, str(store.path), device, _init_ckpt(s)) for s in runnable]
+            for f in futures:
+                f.result()
+                bar.update(1)
+    bar.close()
+    recs = {r["key"]: r for r in store.records()}
+    return [recs[s.key(corpora[s.config.corpus])] for s in specs if s.key(corpora[s.config.corpus]) in recs]
+
+
+def _init_ckpt(s: RunSpec) -> str | None:
+    if s.config.init_from is None:
+        return None
+    return str(_checkpoint_path(s.config.init_from, s.config.init_step))
+
+
+def lookup(specs: list[RunSpec], store: RunStore, *, command: str = "") -> list[dict]:
+    """Records-only: the record of every spec, matched by config (corpus-independent).
+
+    Raises:
+        MissingRecordsError: listing the missing runs and ``command``, which produces them.
+    """
+    have = store.by_config_key()
+    missing = [s for s in specs if s.config_key not in have]
+    if missing:
+        lines = [f"  {s.experiment}: {s.config_key[:12]}" for s in missing[:20]]
+        more = f"\n  … and {len(missing) - 20} more" if len(missing) > 20 else ""
+        raise MissingRecordsError(
+            f"{len(missing)} of {len(specs)} runs have no record in {store.path}:\n" + "\n".join(lines) + more
+            + (f"\nProduce them with: {command}" if command else "")
+        )
+    return [have[s.config_key] for s in specs]
+
+
+def estimated_flops(cfg: TrainConfig) -> float:
+    """6·N·D for a config, N counted on the meta device (no memory, no init)."""
+    import torch
+
+    from scalelab.model import GPT
+
+    with torch.device("meta"):
+        model = GPT(cfg.model)
+    n = sum(p.numel() for p in model.parameters())
+    return 6.0 * n * cfg.tokens_per_step * (cfg.total_steps - cfg.init_step)
+
+
+# ----------------------------------------------------------------------------- CLI
+def chapter_modules() -> dict[str, str]:
+    """Chapter id ('03') and slug → module name, for every experiments module with a SLUG."""
+    import scalelab.experiments as pkg
+
+    out = {}
+    for info in pkgutil.iter_modules(pkg.__path__):
+        mod = importlib.import_module(f"scalelab.experiments.{info.name}")
+        slug = getattr(mod, "SLUG", None)
+        if slug:
+            out[slug] = mod.__name__
+            out[mod.NOTEBOOK[:2]] = mod.__name__
+    return out
+
+
+def _resolve_chapter(name: str):
+    mods = chapter_modules()
+    if name not in mods:
+        valid = sorted(k for k in mods if not k[:2].isdigit())
+        raise SystemExit(f"unknown chapter {name!r}; valid: {', '.join(valid)} (or their numbers)")
+    return importlib.import_module(mods[name])
+
+
+def main(argv: list[str] | None = None) -> int:
+    from scalelab.paths import results_path
+    from scalelab.scales import validate_scale
+
+    ap = argparse.ArgumentParser(prog="python -m scalelab.sweep", description=__doc__.split("\n")[0])
+    ap.add_argument("chapter", help="chapter slug or number, e.g. wsd_vs_cosine or 03")
+    ap.add_argument("--scale", default="cpu")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--budget-s", type=float, default=math.inf, help="stop before exceeding this many seconds")
+    ap.add_argument("--status", action="store_true", help="print what is done and what is left, run nothing")
+    args = ap.parse_args(argv)
+    try:
+        validate_scale(args.scale)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+    mod = _resolve_chapter(args.chapter)
+    specs = mod.plan(args.scale, seed=args.seed)
+    store = RunStore(results_path(mod.SLUG, args.scale))
+    done = store.by_config_key()
+    pending = [s for s in specs if s.config_key not in done]
+    pending.sort(key=lambda s: (s.config.init_from is not None, estimated_flops(s.config)))
+    print(f"{mod.SLUG} @ {args.scale}: {len(specs) - len(pending)} of {len(specs)} runs recorded, "
+          f"{len(pending)} pending; store {store.path}")
+    if args.status or not pending:
+        return 0
+    t_start = time.perf_counter()
+    sec_per_flop = None
+    ran = 0
+    for s in pending:
+        est = estimated_flops(s.config) * sec_per_flop if sec_per_flop else 0.0
+        elapsed = time.perf_counter() - t_start
+        if elapsed + est > args.budget_s:
+            break
+        t0 = time.perf_counter()
+        sweep([s], store, device=args.device, progress=False, batched=False, parents=specs)
+        dt = time.perf_counter() - t0
+        rate = dt / max(estimated_flops(s.config), 1.0)
+        sec_per_flop = rate if sec_per_flop is None else max(sec_per_flop, rate)
+        ran += 1
+    left = len(pending) - ran
+    print(f"ran {ran} runs in {time.perf_counter() - t_start:.0f} s; {left} pending")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
