@@ -144,6 +144,9 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(d, 3 * d, bias=cfg.bias)
         self.proj = nn.Linear(d, d, bias=cfg.bias)
         self.scale = attention_scale(cfg.attn_scale, self.d_head, cfg.base_d_head)
+        # The fused kernel has no vmap batching rule on CPU; batched training switches to the
+        # explicit softmax(q·kᵀ·scale)·v, whose matrix products vmap turns into batched ones.
+        self.use_sdpa = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
@@ -151,7 +154,12 @@ class Attention(nn.Module):
         q = q.view(B, T, self.n_head, self.d_head).transpose(1, 2)  # (B, H, T, d_head)
         k = k.view(B, T, self.n_head, self.d_head).transpose(1, 2)
         v = v.view(B, T, self.n_head, self.d_head).transpose(1, 2)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
+        if self.use_sdpa:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
+        else:
+            att = (q @ k.transpose(-2, -1)) * self.scale  # (B, H, T, T)
+            mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+            y = att.masked_fill(~mask, float("-inf")).softmax(dim=-1) @ v  # (B, H, T, d_head)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))
 
 

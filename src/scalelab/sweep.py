@@ -108,7 +108,7 @@ def sweep(
     device: str = "auto",
     refresh: bool = False,
     progress: bool = True,
-    batched: bool = True,
+    batched: bool | None = None,
     parents: list[RunSpec] | None = None,
 ) -> list[dict]:
     """Run what is missing and return the records of all ``specs`` (in their order).
@@ -122,7 +122,9 @@ def sweep(
         refresh: retrain even when a record exists (the new record replaces nothing: the store
             keeps the first record of a key, so refresh writes to a fresh store in practice).
         progress: show a tqdm bar.
-        batched: train same-shape runs together where :mod:`scalelab.batched` supports it.
+        batched: train same-shape runs together (:mod:`scalelab.batched`). ``None`` (default)
+            batches on CUDA only: on CPU the batched path measured slower than running the
+            configs one by one (see the performance page), so it is opt-in there.
         parents: further specs that branches in ``specs`` may start from (to recreate a
             missing checkpoint).
     """
@@ -130,6 +132,11 @@ def sweep(
 
     if not specs:
         return []
+    if batched is None:
+        from scalelab.train import resolve_device
+
+        batched = resolve_device(device).type == "cuda"
+    use_batched = batched
     corpora = {s.config.corpus: _corpus_fp(s.config.corpus) for s in specs}
     have = store.keys() if not refresh else set()
     todo = [s for s in specs if s.key(corpora[s.config.corpus]) not in have]
@@ -145,13 +152,10 @@ def sweep(
                 # Deterministic retraining recreates the checkpoint; the store keeps the first record.
                 run_spec(by_ckey[parent], str(store.path), device, _init_ckpt(by_ckey[parent]))
         runnable = list(level)
-        if batched and executor is None:
-            try:
-                from scalelab.batched import run_batched_groups
-            except ImportError:
-                run_batched_groups = None
-            if run_batched_groups is not None:
-                runnable = run_batched_groups(runnable, store, device=device, on_done=bar.update)
+        if use_batched and executor is None:
+            from scalelab.batched import run_batched_groups
+
+            runnable = run_batched_groups(runnable, store, device=device, on_done=bar.update)
         if executor is None:
             for s in runnable:
                 run_spec(s, str(store.path), device, _init_ckpt(s))
