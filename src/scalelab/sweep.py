@@ -240,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--budget-s", type=float, default=math.inf, help="stop before exceeding this many seconds")
     ap.add_argument("--status", action="store_true", help="print what is done and what is left, run nothing")
+    ap.add_argument("--order", choices=["cheapest", "costliest"], default="cheapest",
+                    help="run order; two processes with opposite orders share one store without overlap "
+                         "(each skips runs the other has recorded)")
     args = ap.parse_args(argv)
     try:
         validate_scale(args.scale)
@@ -251,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     done = store.by_config_key()
     pending = [s for s in specs if s.config_key not in done]
     pending.sort(key=lambda s: (s.config.init_from is not None, estimated_flops(s.config)))
+    if args.order == "costliest":
+        roots = [s for s in pending if s.config.init_from is None][::-1]
+        pending = roots + [s for s in pending if s.config.init_from is not None]
     print(f"{mod.SLUG} @ {args.scale}: {len(specs) - len(pending)} of {len(specs)} runs recorded, "
           f"{len(pending)} pending; store {store.path}")
     if args.status or not pending:
@@ -259,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     sec_per_flop = None
     ran = 0
     for s in pending:
+        if s.config_key in store.by_config_key():
+            continue  # recorded meanwhile by another process
         est = estimated_flops(s.config) * sec_per_flop if sec_per_flop else 0.0
         elapsed = time.perf_counter() - t_start
         if elapsed + est > args.budget_s:

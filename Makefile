@@ -1,0 +1,96 @@
+# Scaling Casebook — `make book` renders the book from committed records; `make test` is what CI runs.
+# Every target creates .venv and installs what is missing (a stamp file keeps reruns fast).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.scalelab-installed
+SCALE ?= cpu
+NB ?=
+# Published data the fits are checked against; never copied into the repository.
+SCALELAB_ANCHORS_DIR ?= ../shared/anchors/data
+export SCALELAB_ANCHORS_DIR := $(abspath $(SCALELAB_ANCHORS_DIR))
+# Reproducible hashing in every process (the kernel inherits it).
+export PYTHONHASHSEED := 0
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+MATHJAX := book/_static/mathjax
+MATHJAX_STAMP := $(MATHJAX)/tex-chtml.js
+
+.PHONY: help install book chapter test lint unit notebooks-smoke notebooks-cpu stage html status clean
+.DEFAULT_GOAL := help
+
+help:  ## this list
+	@echo "Scaling Casebook"
+	@echo "  make book                    render the book from committed records (never trains) -> book/_build/html"
+	@echo "  make test                    lint, unit tests, every notebook at smoke scale, records-only, build, render checks"
+	@echo "  make chapter NB=03 SCALE=cpu run one chapter at a scale, training the records it is missing"
+	@echo "  make status                  records per chapter and scale (runs, devices, torch, seconds)"
+	@echo "  make install                 create .venv and install the package with its book and dev extras"
+	@echo "  make clean                   remove build outputs (_build, book/_build, staged chapters); keeps .venv and results/"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[book,dev]'
+	# mup is only a reference the tests compare against; its pinned requirements are stale.
+	$(BIN)/python -m pip install --quiet --no-deps mup
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# MathJax served from the book itself so pages render offline.
+$(MATHJAX_STAMP):
+	@mkdir -p _build/npm $(MATHJAX)
+	cd _build/npm && npm install --silent --no-audit --no-fund --prefix . mathjax@3
+	cp _build/npm/node_modules/mathjax/es5/tex-chtml.js $(MATHJAX)/
+	cp -r _build/npm/node_modules/mathjax/es5/output _build/npm/node_modules/mathjax/es5/input \
+	      _build/npm/node_modules/mathjax/es5/ui _build/npm/node_modules/mathjax/es5/a11y $(MATHJAX)/
+	cp _build/npm/node_modules/mathjax/LICENSE $(MATHJAX)/
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+
+unit: $(STAMP)
+	@$(BIN)/python -m pytest -q tests/unit; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests in tests/unit"; exit 1; fi; exit $$rc
+
+notebooks-smoke: $(STAMP)
+	$(BIN)/python -m scalelab.book run --scale smoke
+
+notebooks-cpu: $(STAMP)
+	$(BIN)/python -m scalelab.book run --scale cpu --records-only
+
+stage: $(STAMP)
+	$(BIN)/python -m scalelab.book stage --scale cpu
+
+html: $(STAMP) $(MATHJAX_STAMP)
+	$(BIN)/jupyter-book build book -W -n --keep-going
+	@echo "The book is built: open file://$(CURDIR)/book/_build/html/index.html"
+
+test: $(STAMP) $(MATHJAX_STAMP)
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory notebooks-smoke
+	$(MAKE) --no-print-directory notebooks-cpu
+	$(MAKE) --no-print-directory stage
+	$(MAKE) --no-print-directory html
+	@SCALELAB_REQUIRE_EXECUTED=1 $(BIN)/python -m pytest -q tests/notebooks; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests in tests/notebooks"; exit 1; fi; exit $$rc
+
+# Renders from committed records only: chapters with no cpu records are executed at smoke scale and
+# carry a banner; a chapter with some records missing is an error naming the command that makes them.
+book: $(STAMP) $(MATHJAX_STAMP)
+	$(BIN)/python -m scalelab.book run --scale cpu --records-only --fallback-smoke --reuse
+	$(BIN)/python -m scalelab.book stage --scale cpu
+	$(MAKE) --no-print-directory html
+
+chapter: $(STAMP)
+	@test -n "$(NB)" || { echo "usage: make chapter NB=03 SCALE=cpu"; exit 2; }
+	$(BIN)/python -m scalelab.book run --scale $(SCALE) --only $(NB)
+
+status: $(STAMP)
+	$(BIN)/python -m scalelab.book status
+
+clean:
+	rm -rf _build book/_build book/chapters book/_generated

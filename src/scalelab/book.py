@@ -1,0 +1,470 @@
+"""The book pipeline: execute chapter notebooks with papermill, stage them into the book, report records.
+
+Commands (``python -m scalelab.book <command> --help`` for options):
+
+* ``run --scale smoke [--only 03] [--records-only] [--fallback-smoke]`` executes ``notebooks/NN_*.ipynb``
+  with the parameters ``scale, seed, refresh, device, records_only`` into ``_build/executed/<scale>/``,
+  with the kernel's working directory in ``notebooks/``. A failure names the notebook, the cell and the
+  error, and the command exits non-zero after trying the other notebooks.
+  With ``--records-only`` at ``cpu``/``gpu`` only chapters that have records at that scale run; with
+  ``--fallback-smoke`` every other notebook is executed at smoke scale so that the book can render it.
+* ``stage --scale cpu`` copies the executed notebooks into ``book/chapters/`` (parameter cells collapsed,
+  a banner on chapters rendered at smoke scale), writes ``book/_toc.yml`` from the notebooks present and
+  the generated fragments that ``reproducibility.md`` and ``performance.md`` include.
+* ``status`` prints the records per chapter and scale (runs, devices, torch versions, seconds).
+
+A chapter is a notebook whose slug (``03_wsd_vs_cosine`` → ``wsd_vs_cosine``) names a module
+``scalelab.experiments.<slug>``; other notebooks (``00_setup``) have no records and render as executed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from scalelab.paths import build_dir, repo_root, results_path
+from scalelab.scales import SCALES, validate_scale
+
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+RENDER_SCALE = "cpu"  # the scale the book renders from committed records
+BANNER = "rendered at smoke scale: cpu records not yet produced"
+HIDDEN_TAGS = ("parameters", "injected-parameters")  # cells collapsed on the page (tag `hide-cell`)
+
+
+class BookError(RuntimeError):
+    """A notebook failed or cannot be staged; the message says which and what to run."""
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """One notebook under ``notebooks/``: ``NN_slug.ipynb``."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def number(self) -> str:
+        return self.path.name[:2]
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    @property
+    def slug(self) -> str:
+        return self.path.stem[3:]
+
+    @property
+    def module(self) -> str:
+        return f"scalelab.experiments.{self.slug}"
+
+    @property
+    def is_chapter(self) -> bool:
+        """True when an experiment module backs the notebook (it then has run records)."""
+        try:
+            return importlib.util.find_spec(self.module) is not None
+        except ModuleNotFoundError:
+            return False
+
+    def make_command(self, scale: str) -> str:
+        return f"make chapter NB={self.number} SCALE={scale}"
+
+
+def notebooks_dir() -> Path:
+    return repo_root() / "notebooks"
+
+
+def executed_dir(scale: str) -> Path:
+    """``<root>/_build/executed/<scale>``: executed copies and their ``manifest.json``."""
+    return build_dir() / "executed" / validate_scale(scale)
+
+
+def discover(root: Path | None = None) -> list[Notebook]:
+    """Every ``NN_*.ipynb`` under ``notebooks/``, in order."""
+    folder = (root / "notebooks") if root is not None else notebooks_dir()
+    return [Notebook(p) for p in sorted(folder.glob(NOTEBOOK_GLOB))]
+
+
+def select(notebooks: Sequence[Notebook], only: Sequence[str] | None) -> list[Notebook]:
+    """The notebooks named by ``only`` (``03``, ``wsd_vs_cosine``, ``03_wsd_vs_cosine`` or the file name).
+
+    Raises:
+        ValueError: for a name that matches no notebook, listing the valid ones.
+    """
+    if not only:
+        return list(notebooks)
+    out = []
+    for want in only:
+        want = Path(want).name.removesuffix(".ipynb")
+        hits = [nb for nb in notebooks if want in (nb.number, nb.slug, nb.stem)]
+        if not hits:
+            valid = ", ".join(nb.stem for nb in notebooks) or "(none found)"
+            raise ValueError(f"no notebook matches {want!r}; valid: {valid}")
+        out += [nb for nb in hits if nb not in out]
+    return out
+
+
+def inputs_digest(nb: Notebook, scale: str, records_only: bool) -> str:
+    """sha256 of what an execution depends on: the notebook, the package source and, records-only, the records.
+
+    Stored in the manifest so that tests can tell a stale executed copy from a fresh one, and so that
+    ``run --reuse`` can skip an execution whose inputs have not changed.
+    """
+    h = hashlib.sha256()
+    files = [nb.path, *sorted((repo_root() / "src" / "scalelab").rglob("*.py"))]
+    if records_only and scale != "smoke":
+        files += sorted((repo_root() / "results" / scale).glob(f"{nb.slug}.jsonl"))
+    for f in files:
+        h.update(str(f.relative_to(repo_root())).encode() + b"\0")
+        h.update(f.read_bytes() + b"\0")
+    h.update(f"{scale}:{records_only}".encode())
+    return h.hexdigest()
+
+
+def fresh_entry(nb: Notebook, scale: str, records_only: bool) -> dict | None:
+    """The manifest entry of an ok execution of ``nb`` at default parameters whose inputs are unchanged, else None."""
+    entry = _load_manifest(scale).get(nb.name)
+    if not entry or entry.get("status") != "ok" or not (repo_root() / entry.get("output", "")).exists():
+        return None
+    defaults = {"scale": scale, "seed": 0, "refresh": False, "device": "auto", "records_only": records_only}
+    if entry.get("parameters") != defaults:
+        return None
+    return entry if entry.get("inputs_sha256") == inputs_digest(nb, scale, records_only) else None
+
+
+def record_count(slug: str, scale: str) -> int:
+    """How many records a chapter has at a scale (0 when its JSONL does not exist)."""
+    from scalelab.store import RunStore
+
+    return len(RunStore(results_path(slug, scale)).records())
+
+
+# ----------------------------------------------------------------------------------------------- run
+def _load_manifest(scale: str) -> dict:
+    path = executed_dir(scale) / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _save_manifest(scale: str, manifest: dict) -> None:
+    path = executed_dir(scale) / "manifest.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def _kernel_env() -> None:
+    """Environment the kernel inherits: absolute anchors dir, matplotlib's inline backend."""
+    anchors = os.environ.get("SCALELAB_ANCHORS_DIR")
+    if anchors and not os.path.isabs(anchors):
+        os.environ["SCALELAB_ANCHORS_DIR"] = str(Path(anchors).resolve())
+    # A non-inline MPLBACKEND in the kernel would leave figures out of the executed notebook.
+    if not os.environ.get("MPLBACKEND", "").startswith("module://matplotlib_inline"):
+        os.environ.pop("MPLBACKEND", None)
+
+
+def execute(nb: Notebook, scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = False,
+            records_only: bool = False) -> dict:
+    """Execute one notebook into ``_build/executed/<scale>/`` and return its manifest entry.
+
+    The entry has ``status`` ("ok" or "failed"), ``seconds``, ``parameters``, ``output`` and, on
+    failure, ``error`` naming the cell and the exception.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    validate_scale(scale)
+    out = executed_dir(scale) / nb.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    params = {"scale": scale, "seed": seed, "refresh": refresh, "device": device, "records_only": records_only}
+    _kernel_env()
+    entry = {"notebook": nb.name, "scale": scale, "parameters": params, "output": str(out.relative_to(repo_root())),
+             "executed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "started": time.time(),
+             "inputs_sha256": inputs_digest(nb, scale, records_only)}
+    t0 = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(nb.path), str(out), parameters=params, kernel_name="python3",
+                                   cwd=str(nb.path.parent), progress_bar=False, log_output=False)
+        entry.update(status="ok")
+    except PapermillExecutionError as e:
+        first = (e.source or "").strip().splitlines()[:1]
+        entry.update(status="failed", error=f"cell {e.cell_index} (In [{e.exec_count}]"
+                     + (f": {first[0][:80]}" if first else "") + f") raised {e.ename}: {e.evalue}")
+    except Exception as e:  # kernel died, notebook unreadable, …
+        entry.update(status="failed", error=f"{type(e).__name__}: {e}")
+    entry["seconds"] = round(time.perf_counter() - t0, 2)
+    manifest = _load_manifest(scale)
+    manifest[nb.name] = entry
+    _save_manifest(scale, manifest)
+    return entry
+
+
+def run(scale: str, *, only: Sequence[str] | None = None, records_only: bool = False, fallback_smoke: bool = False,
+        seed: int = 0, device: str = "auto", refresh: bool = False, reuse: bool = False, log=print) -> list[dict]:
+    """Execute the selected notebooks; see the module docstring for the records-only rules.
+
+    With ``reuse``, a notebook whose last ok execution had the same inputs (notebook, package source,
+    records; see :func:`inputs_digest`) and default parameters is not executed again.
+
+    Returns:
+        The manifest entries, one per executed notebook (skipped ones have ``status`` "skipped").
+
+    Raises:
+        ValueError: on an unknown scale or notebook name.
+    """
+    validate_scale(scale)
+    chosen = select(discover(), only)
+    if not chosen:
+        raise ValueError(f"no notebooks matching {NOTEBOOK_GLOB} under {notebooks_dir()}")
+    entries = []
+    for nb in chosen:
+        run_scale = scale
+        if records_only and scale != "smoke" and not (nb.is_chapter and record_count(nb.slug, scale) > 0):
+            if not fallback_smoke:
+                why = "no experiment module" if not nb.is_chapter else f"no {scale} records"
+                log(f"skip  {nb.name:<34} {why}: the book renders its smoke execution")
+                entries.append({"notebook": nb.name, "scale": scale, "status": "skipped"})
+                continue
+            run_scale = "smoke"
+        ro = records_only and run_scale != "smoke"
+        if reuse and (seed, device, refresh) == (0, "auto", False):
+            entry = fresh_entry(nb, run_scale, ro)
+            if entry is not None:
+                log(f"reuse {nb.name:<34} scale={run_scale}: inputs unchanged since {entry['executed_at']}")
+                entries.append(entry)
+                continue
+        log(f"run   {nb.name:<34} scale={run_scale}{' records-only' if ro else ''} …")
+        entry = execute(nb, run_scale, seed=seed, device=device, refresh=refresh, records_only=ro)
+        mark = "ok    " if entry["status"] == "ok" else "FAILED"
+        log(f"{mark}{nb.name:<34} {entry['seconds']:8.1f} s" + (f"\n      {entry['error']}" if "error" in entry
+                                                                   else ""))
+        entries.append(entry)
+    return entries
+
+
+# --------------------------------------------------------------------------------------------- stage
+def _banner_cell(nb: Notebook):
+    import nbformat
+
+    text = (f":::{{warning}}\n**{BANNER[0].upper() + BANNER[1:]}.** The numbers and verdicts on this page "
+            f"come from the smoke scale, which only exercises the code. Produce the records with "
+            f"`{nb.make_command(RENDER_SCALE)}`.\n:::")
+    return nbformat.v4.new_markdown_cell(text, metadata={"tags": ["smoke-banner"]})
+
+
+def prepare(executed: Path, nb: Notebook, banner: bool):
+    """An executed notebook as the book shows it: parameter cells collapsed, an optional banner."""
+    import nbformat
+
+    doc = nbformat.read(str(executed), as_version=4)
+    for cell in doc.cells:
+        tags = list(cell.metadata.get("tags", []))
+        if any(t in tags for t in HIDDEN_TAGS) and "hide-cell" not in tags:
+            cell.metadata["tags"] = tags + ["hide-cell"]
+    if banner:
+        at = 1 if doc.cells and doc.cells[0].cell_type == "markdown" else 0
+        doc.cells.insert(at, _banner_cell(nb))
+    return doc
+
+
+def plan_stage(scale: str = RENDER_SCALE) -> list[dict]:
+    """Which executed copy renders each notebook, and whether it carries the smoke banner.
+
+    Raises:
+        BookError: for a notebook with no usable execution, naming the command that makes one.
+    """
+    cpu, smoke = _load_manifest(scale), _load_manifest("smoke")
+    for entry in (*cpu.values(), *smoke.values()):
+        entry["output"] = str(repo_root() / entry.get("output", ""))
+    plan, problems = [], []
+    for nb in discover():
+        has_records = nb.is_chapter and record_count(nb.slug, scale) > 0
+        if has_records:
+            entry = cpu.get(nb.name)
+            if entry is None or not Path(entry["output"]).exists():
+                problems.append(f"{nb.name}: has {scale} records but no records-only execution; run "
+                                f"`python -m scalelab.book run --scale {scale} --records-only --only {nb.number}`")
+            elif entry["status"] != "ok":
+                problems.append(f"{nb.name}: records-only execution at {scale} failed: {entry.get('error')}")
+            else:
+                plan.append({"notebook": nb, "source": Path(entry["output"]), "scale": scale, "banner": False,
+                             "seconds": entry.get("seconds")})
+            continue
+        entry = smoke.get(nb.name)
+        if entry is None or not Path(entry["output"]).exists():
+            problems.append(f"{nb.name}: no smoke execution; run `python -m scalelab.book run --scale smoke "
+                            f"--only {nb.number}`")
+        elif entry["status"] != "ok":
+            problems.append(f"{nb.name}: smoke execution failed: {entry.get('error')}")
+        else:
+            plan.append({"notebook": nb, "source": Path(entry["output"]), "scale": "smoke",
+                         "banner": nb.is_chapter, "seconds": entry.get("seconds")})
+    if problems:
+        raise BookError("cannot stage the book:\n  " + "\n  ".join(problems))
+    return plan
+
+
+FRONT = ("notation",)
+BACK = ("reproducibility", "performance", "references")
+
+
+def toc_yaml(stems: Sequence[str]) -> str:
+    """``_toc.yml`` text: front matter, the notebooks (setup first), back matter."""
+    setup = [s for s in stems if s.startswith("00_")]
+    chapters = [s for s in stems if not s.startswith("00_")]
+    lines = ["# Generated by `python -m scalelab.book stage` from the notebooks present; do not edit.",
+             "format: jb-book", "root: intro", "parts:", "  - caption: Getting started", "    chapters:"]
+    lines += [f"      - file: {f}" for f in FRONT] + [f"      - file: chapters/{s}" for s in setup]
+    if chapters:
+        lines += ["  - caption: Case studies", "    chapters:"] + [f"      - file: chapters/{s}" for s in chapters]
+    lines += ["  - caption: About the results", "    chapters:"] + [f"      - file: {f}" for f in BACK]
+    return "\n".join(lines) + "\n"
+
+
+def status_rows(root: Path | None = None) -> list[dict]:
+    """One row per (chapter, scale) store under ``results/``: runs, devices, torch versions, seconds."""
+    from scalelab.store import RunStore
+
+    root = root or repo_root()
+    names = {nb.slug: nb.stem for nb in discover(root)}
+    rows = []
+    for path in sorted((root / "results").glob("*/*.jsonl")):
+        recs = RunStore(path).records()
+        metas = [r.get("meta") or {} for r in recs]
+        status = [(r.get("result") or {}).get("status", "?") for r in recs]
+        rows.append({
+            "chapter": names.get(path.stem, path.stem), "scale": path.parent.name, "runs": len(recs),
+            "diverged": sum(s == "diverged" for s in status),
+            "devices": ", ".join(sorted({str(m.get("device", "?")) for m in metas})) or "–",
+            "torch": ", ".join(sorted({str(m.get("torch", "?")) for m in metas})) or "–",
+            "hours": round(sum(float(m.get("seconds") or 0.0) for m in metas) / 3600.0, 2),
+        })
+    return rows
+
+
+def _md_table(rows: list[dict], columns: Sequence[str]) -> str:
+    head = "| " + " | ".join(columns) + " |\n|" + "|".join("---" for _ in columns) + "|\n"
+    return head + "".join("| " + " | ".join(str(r[c]) for c in columns) + " |\n" for r in rows)
+
+
+def status_markdown(root: Path | None = None) -> str:
+    rows = status_rows(root)
+    if not rows:
+        return "No records are committed yet: every chapter renders from its smoke execution.\n"
+    return _md_table(rows, ["chapter", "scale", "runs", "diverged", "devices", "torch", "hours"])
+
+
+def rendering_markdown(plan: list[dict]) -> str:
+    rows = [{"notebook": f"`{p['notebook'].stem}`", "rendered at": p["scale"],
+             "mode": "records only" if p["scale"] != "smoke" else "executed",
+             "execution (s)": "–" if p["seconds"] is None else f"{p['seconds']:.1f}",
+             "note": BANNER if p["banner"] else ""} for p in plan]
+    return _md_table(rows, ["notebook", "rendered at", "mode", "execution (s)", "note"])
+
+
+def performance_markdown(root: Path | None = None) -> str:
+    """The newest benchmark record under ``results/bench/*.json``, or a note that none exists."""
+    root = root or repo_root()
+    files = sorted((root / "results" / "bench").glob("*.json"))
+    if not files:
+        return ("Not yet measured: no benchmark record exists under `results/bench/`. Produce one with "
+                "`python -m scalelab.bench` on the machine to be described.\n")
+    out = []
+    for path in files:
+        try:
+            rec = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            out.append(f"`{path.name}`: unreadable (not JSON).\n")
+            continue
+        flat = {k: v for k, v in rec.items() if not isinstance(v, (dict, list))}
+        for k, v in rec.items():
+            if isinstance(v, dict):
+                flat.update({f"{k}.{kk}": vv for kk, vv in v.items() if not isinstance(vv, (dict, list))})
+        out.append(f"**`results/bench/{path.name}`**\n\n"
+                   + _md_table([{"field": f"`{k}`", "value": v} for k, v in flat.items()], ["field", "value"]))
+    return "\n".join(out)
+
+
+def stage(scale: str = RENDER_SCALE, log=print) -> list[dict]:
+    """Copy executed notebooks into ``book/chapters``, write ``_toc.yml`` and the generated fragments.
+
+    Raises:
+        BookError: when a notebook has no usable execution (the message says what to run).
+    """
+    import nbformat
+
+    validate_scale(scale)
+    book = repo_root() / "book"
+    plan = plan_stage(scale)
+    chapters = book / "chapters"
+    chapters.mkdir(parents=True, exist_ok=True)
+    for old in chapters.glob("*.ipynb"):
+        old.unlink()
+    for p in plan:
+        nbformat.write(prepare(p["source"], p["notebook"], p["banner"]), str(chapters / p["notebook"].name))
+        log(f"stage {p['notebook'].name:<34} from {p['scale']}" + ("  [smoke banner]" if p["banner"] else ""))
+    (book / "_toc.yml").write_text(toc_yaml([p["notebook"].stem for p in plan]))
+    gen = book / "_generated"
+    gen.mkdir(exist_ok=True)
+    (gen / "status.md").write_text(status_markdown())
+    (gen / "rendering.md").write_text(rendering_markdown(plan))
+    (gen / "performance.md").write_text(performance_markdown())
+    return plan
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scalelab.book", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="execute notebooks with papermill into _build/executed/<scale>/")
+    r.add_argument("--scale", default="smoke", help=f"one of {', '.join(SCALES)} (default smoke)")
+    r.add_argument("--only", nargs="+", help="notebook numbers or slugs, e.g. 03 or wsd_vs_cosine")
+    r.add_argument("--records-only", action="store_true", help="never train; fail on missing records")
+    r.add_argument("--fallback-smoke", action="store_true",
+                   help="with --records-only: execute notebooks without records at smoke scale")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    r.add_argument("--refresh", action="store_true", help="retrain runs that already have records")
+    r.add_argument("--reuse", action="store_true",
+                   help="skip notebooks whose last ok execution had the same notebook, source and records")
+    s = sub.add_parser("stage", help="copy executed notebooks into book/, write _toc.yml and generated pages")
+    s.add_argument("--scale", default=RENDER_SCALE)
+    sub.add_parser("status", help="records per chapter and scale")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "run":
+            t0 = time.perf_counter()
+            entries = run(args.scale, only=args.only, records_only=args.records_only,
+                          fallback_smoke=args.fallback_smoke, seed=args.seed, device=args.device,
+                          refresh=args.refresh, reuse=args.reuse)
+            failed = [e for e in entries if e["status"] == "failed"]
+            print(f"{len(entries) - len(failed)} of {len(entries)} notebooks ok in {time.perf_counter() - t0:.1f} s; "
+                  f"executed copies in {executed_dir(args.scale)}")
+            if failed:
+                print("FAILED:\n" + "\n".join(f"  notebooks/{e['notebook']}: {e['error']}\n    executed copy: "
+                                              f"{e['output']}" for e in failed), file=sys.stderr)
+                return 1
+        elif args.command == "stage":
+            stage(args.scale)
+        elif args.command == "status":
+            print(status_markdown(), end="")
+    except (ValueError, BookError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

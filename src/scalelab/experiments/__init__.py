@@ -1,0 +1,1 @@
+"""Chapter experiments: one module per chapter (plan, run, analyze)."""

@@ -1,0 +1,228 @@
+"""Chapter 3 (WSD vs cosine): plan sizes, branch wiring, and analyze() on synthetic records with known answers."""
+
+import math
+
+import numpy as np
+import pytest
+
+from scalelab.checks import ValidityError
+from scalelab.experiments import wsd_vs_cosine as W
+from scalelab.schedules import cooldown_start
+from scalelab.store import RunStore
+from scalelab.sweep import MissingRecordsError
+
+
+@pytest.mark.parametrize("scale", ["cpu", "gpu"])
+def test_plan_meets_the_issue_minimums(scale):
+    p = W.chapter_plan(scale)
+    specs = W.plan(scale)
+    assert len(p.budgets) >= 4 and max(p.budgets) / min(p.budgets) >= 8
+    assert min(p.budgets) >= 500 and min(p.budgets) >= 10 * p.warmup_steps
+    assert p.grid_step <= 0.5 + 1e-12 and len(p.lr_exponents) >= 7
+    assert np.allclose(np.diff(p.lr_exponents), p.grid_step)
+    assert set(p.fractions) >= {0.025, 0.05, 0.1, 0.2, 0.4} and set(p.shapes) == {"linear", "cosine", "1-sqrt"}
+    by = {}
+    for s in specs:
+        c = s.config
+        by.setdefault((s.experiment, c.seed), []).append(c)
+    # cosine: one run per (budget, LR) at the first seed, decaying to 10% of the peak
+    cos0 = by[("cosine", 0)]
+    assert len(cos0) == len(p.budgets) * len(p.lr_exponents)
+    assert {c.final_frac for c in cos0} == {0.1}
+    # a second seed at every grid LR for some budgets
+    assert len(by[("cosine", 1)]) == len(p.second_seed_budgets) * len(p.lr_exponents) >= 2 * 7
+    # one stable run per (seed, LR), constant schedule, same warmup
+    st0 = by[("constant", 0)]
+    assert len(st0) == len(p.lr_exponents) and all(c.total_steps == max(p.budgets) for c in st0)
+    assert {c.warmup_steps for s in specs for c in [s.config]} == {p.warmup_steps}
+    if scale == "gpu":
+        cpu = W.chapter_plan("cpu")
+        assert p.d_model > cpu.d_model and len(p.budgets) > len(cpu.budgets)
+
+
+@pytest.mark.parametrize("scale", ["smoke", "cpu"])
+def test_branches_start_at_a_parent_checkpoint(scale):
+    specs = W.plan(scale)
+    parents = {s.config_key: s for s in specs if s.config.init_from is None}
+    branches = [s for s in specs if s.config.init_from is not None]
+    assert branches
+    for b in branches:
+        par = parents[b.config.init_from]  # the parent is in the plan
+        assert par.experiment == "constant" and par.config.lr == b.config.lr and par.config.seed == b.config.seed
+        assert b.config.init_step in par.config.checkpoint_steps
+        if b.experiment == "wsd":
+            assert b.config.init_step == cooldown_start(b.config.schedule_config)
+            assert b.config.final_frac == 0.0
+        else:  # multistep: its first drop is at 80% of the steps, before which it is the constant schedule
+            assert b.experiment == "multistep"
+            from scalelab.schedules import lr_multiplier
+
+            sc = b.config.schedule_config
+            assert lr_multiplier(sc, b.config.init_step - 1) == 1.0 and lr_multiplier(sc, b.config.init_step) < 1
+
+
+def test_cpu_plan_fits_the_budget():
+    est = W.plan_summary("cpu")["est_hours"].iloc[-1]
+    assert 0.5 < est <= 3.0  # the chapter's cap is 4 h on 2 cores
+
+
+def test_smoke_plan_is_small():
+    specs = W.plan("smoke")
+    assert len(specs) <= 45 and all(s.config.total_steps <= 40 for s in specs)
+
+
+def test_unknown_scale_names_the_valid_ones():
+    with pytest.raises(ValueError, match="smoke, cpu, gpu"):
+        W.plan("huge")
+    with pytest.raises(ValueError, match="smoke"):
+        W.analyze([], "tiny")
+
+
+def test_records_only_on_empty_store_names_the_command(tmp_path):
+    with pytest.raises(MissingRecordsError, match="make chapter NB=03 SCALE=smoke"):
+        W.run("smoke", records_only=True, store=RunStore(tmp_path / "empty.jsonl"))
+
+
+def test_closed_form_ledger():
+    cf = W.closed_form_steps([500, 1000, 2000, 4000], 0.2, 50)
+    assert cf == {"cosine": 7500, "wsd": 3200 + 100 + 200 + 400 + 800}
+    sc = W.saving_curve("cpu", n_max=64)
+    lin = sc[sc["spacing"] == "linear"].set_index("n_budgets")["ratio"]
+    assert lin.loc[64] == pytest.approx(0.2 + 0.8 * 2 / 65)  # → f for many linearly spaced budgets
+
+
+# ----------------------------------------------------------------------------- synthetic records
+def _noise(seed: int, lr: float, b: int, amp: float) -> float:
+    return 0.0 if seed == 0 else amp * (1 if (round(math.log2(lr) * 2) + b // 100) % 2 else -1)
+
+
+def synth(scale="cpu", *, opt=-8.5, wsd_offset=0.0, ms_offset=0.0, const_shift=-1.0, noise=0.002, curv=0.02):
+    """Records for every planned run with losses from a known model:
+    L = base(B) + curv·(log2 η − opt)² + offsets; constant LR sits 0.15 above and has its optimum at
+    opt + const_shift; WSD 2.5% pays 0.03, 5% 0.01; linear cooldown 0.02 and cosine 0.01 more than 1−√.
+    Seed 1 differs by ±noise, so σ_seed = noise/√2 and τ = 2·noise."""
+    specs = W.plan(scale)
+
+    def base(t):
+        return 2.0 + (t / 100) ** -0.3
+
+    recs = []
+    for s in specs:
+        c = s.config
+        x = math.log2(c.lr)
+        steps = c.total_steps - c.init_step
+        tps = c.tokens_per_step
+        res = {"status": "finished", "steps": steps, "tokens": steps * tps, "start_step": c.init_step,
+               "flops": 6.0 * 1e5 * steps * tps, "wall_s": 0.03 * steps, "checkpoints": {},
+               "parent_checkpoint_sha256": None}
+        eps = _noise(c.seed, c.lr, c.total_steps, noise)
+        if s.experiment == "constant":
+            ev = [t for t in range(c.eval_every, c.total_steps + 1, c.eval_every)]
+            ls = [base(t) + 0.15 + curv * (x - opt - const_shift) ** 2 + _noise(c.seed, c.lr, t, noise) for t in ev]
+            res["eval_curve"] = {"step": ev, "tokens": [t * tps for t in ev], "loss": ls}
+            res["final_eval_loss"] = ls[-1]
+            res["checkpoints"] = {str(k): {"path": "x", "sha256": f"{s.config_key}-{k}"} for k in c.checkpoint_steps}
+        else:
+            off = 0.0
+            if s.experiment == "wsd":
+                off = wsd_offset + {0.025: 0.03, 0.05: 0.01}.get(c.decay_frac, 0.0) + {
+                    "linear": 0.02, "cosine": 0.01}.get(c.decay_shape, 0.0)
+            elif s.experiment == "multistep":
+                off = ms_offset
+            loss = base(c.total_steps) + off + curv * (x - opt) ** 2 + eps
+            res["final_eval_loss"] = loss
+            res["eval_curve"] = {"step": [c.total_steps], "tokens": [c.total_steps * tps], "loss": [loss]}
+            if c.init_from:
+                res["parent_checkpoint_sha256"] = f"{c.init_from}-{c.init_step}"
+        recs.append({"key": s.config_key, "config_key": s.config_key, "experiment": s.experiment,
+                     "version": s.version, "config": c.to_dict(), "corpus": {}, "result": res, "meta": {}})
+    return recs
+
+
+def _verdicts(report):
+    return {v.claim: v.verdict for v in report.verdicts}
+
+
+@pytest.fixture(scope="module")
+def good():
+    return synth()
+
+
+def test_analyze_known_answer_reproduces_everything(good):
+    rep = W.analyze(good, "cpu")
+    assert rep.all_valid, rep.failed_checks()
+    v = _verdicts(rep)
+    assert set(v) == {f"C3.{i}" for i in range(1, 8)}
+    assert all(x == "reproduced" for x in v.values()), v
+    fin = W.finals(good)
+    opt = W.optima(fin)
+    sigma, n = W.seed_spread(fin, opt)
+    # each pair differs by exactly ±0.002 (see _noise), so σ² = mean(d²)/2 gives 0.002/√2
+    assert sigma == pytest.approx(0.002 / math.sqrt(2), rel=1e-6) and n > 10
+    cos = W.pick(opt, "cosine")
+    assert np.allclose(cos["opt_log2_lr"], -8.5, atol=1e-6)  # the parabola vertex recovers the optimum
+    const = W.pick(opt, "constant")
+    assert np.allclose(const["opt_log2_lr"], -9.5, atol=1e-6)
+
+
+def test_analyze_is_deterministic(good):
+    assert W.analyze(good, "cpu").to_dict() == W.analyze(list(good), "cpu").to_dict()
+
+
+@pytest.mark.parametrize("kw, claim", [
+    ({"wsd_offset": 0.05}, "C3.1"),
+    ({"wsd_offset": 0.05}, "C3.6"),
+    ({"ms_offset": 0.05}, "C3.7"),
+    ({"const_shift": 0.0}, "C3.5"),
+])
+def test_verdict_flips_to_contradicted(kw, claim):
+    rep = W.analyze(synth(**kw), "cpu")
+    assert rep.all_valid
+    assert _verdicts(rep)[claim] == "contradicted"
+
+
+def test_linear_better_than_sqrt_contradicts_c34(good):
+    recs = []
+    for r in good:
+        r = {**r, "result": dict(r["result"])}
+        c = r["config"]
+        if r["experiment"] == "wsd" and c["decay_shape"] == "linear":
+            r["result"]["final_eval_loss"] -= 0.04  # linear now 0.02 better than 1−√
+        recs.append(r)
+    assert _verdicts(W.analyze(recs, "cpu"))["C3.4"] == "contradicted"
+
+
+def test_wrong_parent_sha_fails_the_branch_check(good):
+    recs = [dict(r) for r in good]
+    i = next(k for k, r in enumerate(recs) if r["experiment"] == "wsd")
+    recs[i] = {**recs[i], "result": {**recs[i]["result"], "parent_checkpoint_sha256": "deadbeef"}}
+    rep = W.analyze(recs, "cpu")
+    failed = [c.name for c in rep.failed_checks()]
+    assert failed == ["branches reuse their parent's checkpoint"]
+    with pytest.raises(ValidityError, match="checkpoint"):
+        rep.assert_valid()
+
+
+def test_short_run_fails_budgets_met(good):
+    recs = [dict(r) for r in good]
+    i = next(k for k, r in enumerate(recs) if r["experiment"] == "cosine")
+    recs[i] = {**recs[i], "result": {**recs[i]["result"], "steps": recs[i]["result"]["steps"] - 1}}
+    assert "budgets met" in [c.name for c in W.analyze(recs, "cpu").failed_checks()]
+
+
+def test_edge_optimum_fails_the_interior_check():
+    rep = W.analyze(synth(opt=-11.0), "cpu")
+    assert "LR optima interior (cosine, constant, WSD 20% 1−√, multi-step)" in [c.name for c in rep.failed_checks()]
+
+
+def test_smoke_verdicts_are_not_resolved():
+    rep = W.analyze(synth("smoke", opt=-6.0, const_shift=-1.0, curv=0.002), "smoke")
+    assert rep.all_valid, rep.failed_checks()
+    assert set(_verdicts(rep).values()) == {"not resolved at this scale"}
+
+
+def test_ledger_counts_the_stable_run_to_the_last_cooldown(good):
+    tot = W.ledger_totals(W.ledger(good, "cpu")).set_index("protocol")
+    n = len(W.chapter_plan("cpu").lr_exponents)
+    assert tot.loc["cosine", "steps"] == 7500 * n and tot.loc["wsd", "steps"] == 4700 * n
+    assert tot.loc["wsd", "fraction_of_cosine"] == pytest.approx(4700 / 7500)
