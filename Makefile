@@ -43,10 +43,11 @@ install: $(STAMP)
 $(MATHJAX_STAMP):
 	@mkdir -p _build/npm $(MATHJAX)
 	cd _build/npm && npm install --silent --no-audit --no-fund --prefix . mathjax@3
-	cp _build/npm/node_modules/mathjax/es5/tex-chtml.js $(MATHJAX)/
 	cp -r _build/npm/node_modules/mathjax/es5/output _build/npm/node_modules/mathjax/es5/input \
 	      _build/npm/node_modules/mathjax/es5/ui _build/npm/node_modules/mathjax/es5/a11y $(MATHJAX)/
 	cp _build/npm/node_modules/mathjax/LICENSE $(MATHJAX)/
+	# the entry point last: it is the stamp, so an interrupted copy is redone
+	cp _build/npm/node_modules/mathjax/es5/tex-chtml.js $(MATHJAX)/
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

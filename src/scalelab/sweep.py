@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import math
 import pkgutil
 import sys
@@ -143,6 +144,13 @@ def sweep(
     bar = tqdm(total=len(todo), disable=not progress or not todo, desc=f"sweep {store.path.name}")
     by_ckey = {s.config_key: s for s in [*specs, *(parents or [])]}
     for level in _levels(todo):
+        # A branch of a diverged parent cannot run (there is no checkpoint past the divergence).
+        diverged = {r["config_key"] for r in store.records() if r["result"]["status"] == "diverged"}
+        skipped = [s for s in level if s.config.init_from in diverged]
+        if skipped:
+            logging.getLogger(__name__).warning("%d branches skipped: their parent run diverged", len(skipped))
+            bar.update(len(skipped))
+            level = [s for s in level if s.config.init_from not in diverged]
         # A branch needs its parent's checkpoint; recreate it if this machine lacks it.
         for s in level:
             parent = s.config.init_from

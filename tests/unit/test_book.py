@@ -157,3 +157,21 @@ def test_run_reuses_fresh_executions(fake_repo, monkeypatch):
     assert calls == ["00_setup.ipynb"]
     book.run("smoke", only=["00"], log=lambda *_: None)  # without --reuse it always executes
     assert calls == ["00_setup.ipynb"] * 2
+
+
+def test_runner_reports_the_failing_cell_and_runs_in_notebooks_dir(tmp_root, capsys):
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_markdown_cell("# Broken"),
+                nbformat.v4.new_code_cell('scale = "smoke"', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import os\nassert os.path.basename(os.getcwd()) == 'notebooks'\n"
+                                          "assert scale == 'smoke' and records_only is False"),
+                nbformat.v4.new_code_cell("raise ValueError('records for run 7 are missing')")]
+    (tmp_root / "notebooks").mkdir()
+    nbformat.write(nb, str(tmp_root / "notebooks" / "99_broken.ipynb"))
+    assert book.main(["run", "--scale", "smoke"]) == 1
+    err = capsys.readouterr().err
+    # cell 4 of the executed copy: papermill inserts the injected-parameters cell after the parameters
+    assert "notebooks/99_broken.ipynb: cell 4 (In [4]" in err and "ValueError: records for run 7 are missing" in err
+    entry = json.loads((tmp_root / "_build" / "executed" / "smoke" / "manifest.json").read_text())["99_broken.ipynb"]
+    assert entry["status"] == "failed" and entry["seconds"] > 0

@@ -45,7 +45,7 @@ def loss_vs_tokens(curves):
     tps = float((curves["tokens"] / curves["step"]).iloc[0])
     for prot, ls in (("cosine", "-"), ("constant", "-"), ("wsd", "-"), ("multistep", "--")):
         d = curves[curves["protocol"] == prot]
-        for i, (b, g) in enumerate(d.groupby("budget")):
+        for i, (_, g) in enumerate(d.groupby("budget")):
             x, y = list(g["tokens"]), list(g["loss"])
             if prot in ("wsd", "multistep"):
                 st = curves[(curves["protocol"] == "constant")]
@@ -53,8 +53,8 @@ def loss_vs_tokens(curves):
                 if len(st) and start in set(st["step"]):
                     x = [start * tps, *x]
                     y = [float(st.loc[st["step"] == start, "loss"].iloc[0]), *y]
-            ax.plot(x, y, ls, color=COLORS[prot], lw=1.3 if prot != "constant" else 1.0, marker="." if len(x) < 6 else None,
-                    label=g["label"].iloc[0] if i == 0 else None)
+            ax.plot(x, y, ls, color=COLORS[prot], lw=1.3 if prot != "constant" else 1.0,
+                    marker="." if len(x) < 6 else None, label=g["label"].iloc[0] if i == 0 else None)
     ax.set_xscale("log")
     ax.set_xlabel("tokens $D$ (bytes)")
     ax.set_ylabel("held-out loss $L$ (nats/byte)")
@@ -138,7 +138,10 @@ def sensitivity(opt, cos_best):
         axes[0].plot(g["decay_frac"] * 100, g["best_loss"] - cos_best.get(b, np.nan), "-o", label=f"B = {b}")
     axes[0].axhline(0, color="k", lw=0.8)
     axes[0].set_xscale("log")
-    axes[0].set_xlabel("decay fraction (% of the steps)")
+    fr_ticks = sorted(fr["decay_frac"].unique() * 100)
+    axes[0].set_xticks(fr_ticks, [f"{t:g}" for t in fr_ticks])
+    axes[0].minorticks_off()
+    axes[0].set_xlabel("decay fraction $f$ (% of the steps)")
     axes[0].set_ylabel(r"$L^*_\mathrm{WSD} - L^*_\mathrm{cos}$ (nats/byte)")
     axes[0].legend(fontsize=8)
     axes[0].grid(alpha=0.3, which="both")
@@ -169,7 +172,8 @@ def ledger_saving(curve, measured):
     ax.plot(measured["n_budgets"], measured["closed_form_ratio"], "s", mfc="none", color="k",
             label="closed form, this chapter's budgets")
     m = measured.dropna(subset=["measured_ratio"])
-    ax.plot(m["n_budgets"], m["measured_ratio"], "o", color="C3", ms=8, label="measured from the records")
+    ax.plot(m["n_budgets"], m["measured_ratio"], "o", color="C3", ms=8, label="measured: steps")
+    ax.plot(m["n_budgets"], m["measured_wall_ratio"], "x", color="C3", ms=8, label="measured: wall time")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("number of budgets $n$")

@@ -1,0 +1,817 @@
+"""Chapter 4 — DeepSeek's batch-size and learning-rate scaling laws, on real runs.
+
+DeepSeek LLM (DeepSeek-AI 2024, arXiv 2401.02954, §3.1, Fig. 3–4) tuned hyperparameters without μP:
+per compute budget a grid of batch sizes × peak learning rates was trained, every config whose
+final loss is within 0.25% of the budget's best counted as near-optimal, and power laws were fitted
+through those configs, η_opt = 0.3118·C^−0.1250 and B_opt = 0.2920·C^0.3271 (B in tokens per step;
+the book writes it B_tok). Compute is C = M·D with M = 72·n_layer·d² + 12·n_layer·d·seq_len the
+non-embedding FLOPs per token (§3.1, Eq. 2), not 6·N·D.
+
+This module repeats the procedure on the book's byte-level GPT:
+
+* **Budgets.** Each fitted budget is one model width d_model (``n_layer`` fixed) trained on
+  D = ``tokens_per_param``·N₁ tokens, N₁ = 12·n_layer·d² the non-embedding parameters (Chinchilla's
+  20 tokens per parameter at cpu/gpu), so C = M·D grows with d. A larger held-out budget follows
+  the same rule and is never fitted.
+* **Grid.** Centred, a priori, on DeepSeek's published laws at that C (log2 rounded to the grid),
+  ± ``batch_side`` octaves in B_tok and ± ``lr_side`` steps of ``lr_step`` octaves in η. If the
+  published laws transferred to our data, the optimum would sit at the centre; the interior
+  check says whether the grid was wide enough. Steps = D / B_tok.
+* **Schedule.** DeepSeek's multi-step schedule (§2.3; 100% → 31.6% at 80% of the steps → 10% at
+  90%), after a linear warmup over ``warmup_frac`` of the steps: it is the schedule the published
+  laws were fitted under, and its end-of-run loss is that of a decayed schedule (chapter 3).
+* **Noise floor.** ``noise_seeds`` seeds at each budget's grid centre, chosen before any run.
+* **Parametrization.** Standard (GPT-2) parametrization, one global AdamW LR, init σ = 0.02 at
+  every width, attention 1/√d_head — DeepSeek did not use μP, and under μP the LR law would be
+  flat by construction (chapter 1).
+
+:func:`analyze` turns the records into validity checks and verdicts on C4.1–C4.6 by the criteria
+below (module constants, printed in the notebook before the results). The fits call
+:func:`scalelab.fit.near_optimal_fit`. Loss: nats per byte (byte tokens). Used by
+``notebooks/04_deepseek_lr_batch.ipynb``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from scalelab.scales import validate_scale
+
+SLUG = "deepseek_lr_batch"
+NOTEBOOK = "04_deepseek_lr_batch.ipynb"
+NB = NOTEBOOK[:2]
+VERSION = 1
+EXP_GRID = "grid"  # the (B_tok, η) grid of a fitted budget, seed = the plan's seed
+EXP_NOISE = "noise"  # extra seeds at a fitted budget's grid centre
+EXP_HELDOUT = "heldout"  # the held-out budget's grid (never fitted)
+MEASURES = ("M", "6N1", "6N2")  # DeepSeek §3.1: M, 6N₁ (non-embedding), 6N₂ (with the vocabulary matrix)
+
+# ----------------------------------------------------------------------------- published values
+
+
+def published_laws() -> dict[str, dict[str, float]]:
+    """DeepSeek's η_opt and B_opt laws (:mod:`scalelab.published`): ``{"eta": {coef, exp}, "batch": {…}}``."""
+    from scalelab.published import DEEPSEEK_B_OPT, DEEPSEEK_ETA_OPT
+
+    return {"eta": dict(DEEPSEEK_ETA_OPT.value), "batch": dict(DEEPSEEK_B_OPT.value)}
+
+
+def published_band() -> float:
+    """DeepSeek's near-optimal band: within 0.25% of the budget's minimum loss."""
+    from scalelab.published import DEEPSEEK_NEAR_OPTIMAL_BAND
+
+    return float(DEEPSEEK_NEAR_OPTIMAL_BAND.value)
+
+
+def deepseek_eta(C):
+    """η_opt = 0.3118·C^−0.1250 (DeepSeek LLM §3.1), C in FLOPs (M·D)."""
+    law = published_laws()["eta"]
+    return law["coef"] * np.asarray(C, dtype=float) ** law["exp"]
+
+
+def deepseek_batch(C):
+    """B_opt = 0.2920·C^0.3271 tokens per step (DeepSeek LLM §3.1), C in FLOPs (M·D)."""
+    law = published_laws()["batch"]
+    return law["coef"] * np.asarray(C, dtype=float) ** law["exp"]
+
+
+# ----------------------------------------------------------------------------- criteria
+# Stated before the results (the notebook prints them) and applied mechanically by analyze().
+BAND = 0.0025  # DeepSeek's near-optimal band (checked against scalelab.published in the tests)
+MIN_BUDGETS = 4  # design minimums for a law verdict: fitted budgets …
+MIN_C_SPAN = 10.0  # … spanning at least this factor in C …
+MIN_NOISE_SEEDS = 3  # … and at least this many seeds at every grid centre
+NOISE_RESOLVED = 0.5  # the band is resolved when the pooled seed SD (relative) ≤ this × band
+NOISE_Z = 2.0  # the noise-widened band: max(band, this × pooled relative seed SD)
+WIDE_MIN_CONFIGS = 3  # C4.1: a "wide" near-optimal set has at least this many configs …
+WIDE_MIN_RATIO = 2.0  # … spanning at least this factor in B_tok or in η
+EXP_TOL = 0.10  # C4.2/C4.3: the exponent's CI must reach within this of the published one …
+EXP_FAR = 0.20  # … and is contradicted when the CI is farther than this from it
+HELDOUT_BAD = 3.0  # C4.4: contradicted when the predicted node's excess > this × the band used
+MEASURE_MARGIN = 0.25  # C4.5: a measure "predicts better" when its held-out error is smaller by ≥ this (octaves)
+R2_MARGIN = 0.10  # C4.6: LR law weaker when its R² is below the batch law's by at least this
+BUDGET_TOL = 0.05  # validity: |C_run / C_budget − 1| at most this (steps are rounded to integers)
+# Axes on which the best config must be interior. At smoke only η, on a grid 6 octaves apart (a code-path
+# check that still fails when training is broken and the smallest or largest η wins); runs of 24–192 steps
+# have no resolvable batch optimum.
+INTERIOR_AXES = {"smoke": ("lr",), "cpu": ("batch", "lr"), "gpu": ("batch", "lr")}
+
+CRITERIA = {
+    "C4.1": (f"cpu/gpu with ≥{MIN_BUDGETS} budgets over ≥{MIN_C_SPAN:g}× in C, and the band resolved: pooled "
+             f"seed SD ≤ {NOISE_RESOLVED:g} × band. Reproduced: at every fitted budget the near-optimal set "
+             f"(loss ≤ (1 + {BAND:.2%})·best) has ≥{WIDE_MIN_CONFIGS} configs spanning ≥{WIDE_MIN_RATIO:g}× in "
+             f"B_tok or η. Contradicted: at half the budgets or more only the best config is near-optimal. "
+             f"Otherwise, or if the band is not resolved: not resolved."),
+    "C4.2": (f"Same design minimums. Exponent p_B of B_opt = k·C^p_B (M·D, near-optimal configs, bootstrap 95% "
+             f"CI). Reproduced: CI above 0 and within {EXP_TOL} of 0.3271 somewhere. Contradicted: CI ≤ 0, or "
+             f"the CI is more than {EXP_FAR} from 0.3271. When the pooled seed SD exceeds the resolved level, "
+             f"the verdict must be the same with the noise-widened band max(band, {NOISE_Z:g}·SD), else not "
+             f"resolved."),
+    "C4.3": (f"As C4.2 for p_η of η_opt = k·C^p_η: reproduced when the CI is below 0 and within {EXP_TOL} of "
+             f"−0.125; contradicted when the CI is ≥ 0 or more than {EXP_FAR} from −0.125."),
+    "C4.4": (f"Same design minimums. The laws fitted on the smaller budgets predict (B_tok, η) at the held-out "
+             f"budget; the nearest held-out grid node (in log2 units of each grid step) must lie inside the "
+             f"held-out grid, and the held-out best must be interior to it. Reproduced: that node's loss is within the band of the held-out best (the "
+             f"noise-widened band when the noise is not resolved). Contradicted: its excess is > "
+             f"{HELDOUT_BAD:g}× that band. Otherwise not resolved."),
+    "C4.5": (f"Same design minimums. The laws are refitted with C measured as M·D, 6N₁·D and 6N₂·D; each "
+             f"predicts the held-out optimum (log-centre of its near-optimal set). Error = |Δlog2 B_tok| + "
+             f"|Δlog2 η|. Reproduced: M's error is the smallest by ≥ {MEASURE_MARGIN} octave. Contradicted: a "
+             f"6N measure beats M by ≥ {MEASURE_MARGIN} octave. Otherwise not resolved."),
+    "C4.6": (f"Same design minimums. Reproduced: R² of the η law is below that of the B_tok law by ≥ "
+             f"{R2_MARGIN}. Contradicted: above it by ≥ {R2_MARGIN}. Otherwise not resolved."),
+}
+STATEMENTS = {
+    "C4.1": "A wide band of (B_tok, η) is near-optimal (within 0.25% of the best loss) at each budget.",
+    "C4.2": "B_opt grows with compute: B_opt = 0.2920·C^0.3271 (tokens).",
+    "C4.3": "η_opt shrinks slowly with compute: η_opt = 0.3118·C^−0.1250.",
+    "C4.4": "The laws fitted on small budgets predict the near-optimal region of a larger held-out budget.",
+    "C4.5": "M = 72·n_layer·d² + 12·n_layer·d·seq_len is a better scale measure than 6N at small scale.",
+    "C4.6": "(lecture) The LR law is the weaker of the two: fewer LR values, noisier.",
+}
+SOURCES = {
+    "C4.1": "DeepSeek LLM arXiv 2401.02954 §3.1, Fig. 3",
+    "C4.2": "DeepSeek LLM arXiv 2401.02954 §3.1, Fig. 4(b)",
+    "C4.3": "DeepSeek LLM arXiv 2401.02954 §3.1, Fig. 4(a)",
+    "C4.4": "DeepSeek LLM arXiv 2401.02954 §3.1 (validated at 1e20 FLOPs)",
+    "C4.5": "DeepSeek LLM arXiv 2401.02954 §3.2, Table 3",
+    "C4.6": "CS336 lecture 11 (Stanford, 2025)",
+}
+
+
+def criteria_table() -> pd.DataFrame:
+    """The verdict criteria, to print before the results."""
+    return pd.DataFrame([{"claim": k, "statement": STATEMENTS[k], "criterion": CRITERIA[k]} for k in CRITERIA])
+
+
+# ----------------------------------------------------------------------------- scale plans
+
+
+@dataclass(frozen=True)
+class ChapterPlan:
+    """The dials of one scale.
+
+    Attributes:
+        widths: d_model of the fitted budgets, one budget per width (multiples of ``d_head``).
+        heldout_width: d_model of the held-out budget (larger than every fitted one).
+        n_layer, seq_len, d_head: model shape (``n_head = d_model / d_head``).
+        tokens_per_param: D / N₁ of every budget (N₁ = 12·n_layer·d², non-embedding).
+        lr_step: spacing of the η grid in octaves; ``lr_side`` values each side of the centre.
+        batch_side: B_tok values each side of the centre, one octave apart.
+        heldout_lr_side, heldout_batch_side: the same for the held-out grid (defined here, a priori).
+        noise_seeds: seeds at each grid centre, the grid's own seed included.
+        warmup_frac: linear warmup over this fraction of a run's steps (at least one step).
+        eval_tokens: held-out tokens of the final evaluation.
+        bootstrap: resamples of the CIs.
+    """
+
+    widths: tuple[int, ...]
+    heldout_width: int
+    n_layer: int
+    seq_len: int
+    d_head: int
+    tokens_per_param: float
+    lr_step: float
+    lr_side: int
+    batch_side: int
+    heldout_lr_side: int
+    heldout_batch_side: int
+    noise_seeds: int
+    warmup_frac: float
+    eval_tokens: int
+    bootstrap: int
+
+
+PLANS = {
+    "smoke": ChapterPlan(
+        widths=(16, 32), heldout_width=48, n_layer=1, seq_len=32, d_head=16, tokens_per_param=2.0,
+        lr_step=6.0, lr_side=1, batch_side=1, heldout_lr_side=1, heldout_batch_side=0, noise_seeds=3,
+        warmup_frac=0.05, eval_tokens=8192, bootstrap=50),
+    "cpu": ChapterPlan(
+        widths=(32, 48, 64, 80), heldout_width=96, n_layer=2, seq_len=128, d_head=16, tokens_per_param=20.0,
+        lr_step=0.5, lr_side=5, batch_side=2, heldout_lr_side=3, heldout_batch_side=1, noise_seeds=3,
+        warmup_frac=0.05, eval_tokens=65536, bootstrap=1000),
+    "gpu": ChapterPlan(
+        widths=(64, 96, 128, 192, 256), heldout_width=384, n_layer=4, seq_len=256, d_head=32, tokens_per_param=20.0,
+        lr_step=0.5, lr_side=5, batch_side=3, heldout_lr_side=3, heldout_batch_side=1, noise_seeds=5,
+        warmup_frac=0.05, eval_tokens=262144, bootstrap=2000),
+}
+
+
+def chapter_plan(scale: str) -> ChapterPlan:
+    """The dials of ``scale``.
+
+    Raises:
+        ValueError: naming the valid scales.
+    """
+    return PLANS[validate_scale(scale)]
+
+
+def scale_measures(d_model: int, n_layer: int, seq_len: int, vocab_size: int = 256) -> dict[str, float]:
+    """FLOPs per token of one shape under DeepSeek's three measures (:mod:`scalelab.flops`)."""
+    from scalelab.flops import deepseek_m, deepseek_six_n1, deepseek_six_n2
+
+    return {"M": deepseek_m(n_layer=n_layer, d_model=d_model, seq_len=seq_len),
+            "6N1": deepseek_six_n1(n_layer=n_layer, d_model=d_model),
+            "6N2": deepseek_six_n2(n_layer=n_layer, d_model=d_model, vocab_size=vocab_size)}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One compute budget: its model, its tokens and its (B_tok, η) grid.
+
+    ``flops`` is the nominal C = M·D; a run's actual compute differs by the rounding of its steps.
+    """
+
+    d_model: int
+    heldout: bool
+    m: float
+    num_tokens: float
+    batch_exps: tuple[int, ...]  # log2 B_tok of the grid
+    lr_exps: tuple[float, ...]  # log2 η of the grid
+
+    @property
+    def flops(self) -> float:
+        return self.m * self.num_tokens
+
+    @property
+    def centre(self) -> tuple[int, float]:
+        """(log2 B_tok, log2 η) at the grid centre: DeepSeek's laws at this C, rounded to the grid."""
+        return self.batch_exps[len(self.batch_exps) // 2], self.lr_exps[len(self.lr_exps) // 2]
+
+
+def budgets(scale: str) -> list[Budget]:
+    """The fitted budgets (by width) and, last, the held-out one.
+
+    Raises:
+        ValueError: on an unknown scale.
+    """
+    p = chapter_plan(scale)
+    out = []
+    for d, held in [*[(w, False) for w in p.widths], (p.heldout_width, True)]:
+        m = scale_measures(d, p.n_layer, p.seq_len)["M"]
+        n1 = 12 * p.n_layer * d * d
+        D = p.tokens_per_param * n1
+        C = m * D
+        # Centre on DeepSeek's laws at C; the smallest batch is at least one sequence.
+        bside = p.heldout_batch_side if held else p.batch_side
+        lside = p.heldout_lr_side if held else p.lr_side
+        bc = max(round(math.log2(float(deepseek_batch(C)))), math.ceil(math.log2(p.seq_len)) + bside)
+        lc = p.lr_step * round(math.log2(float(deepseek_eta(C))) / p.lr_step)
+        out.append(Budget(d_model=d, heldout=held, m=m, num_tokens=D,
+                          batch_exps=tuple(bc + k for k in range(-bside, bside + 1)),
+                          lr_exps=tuple(lc + p.lr_step * k for k in range(-lside, lside + 1))))
+    return out
+
+
+def model_config(scale: str, d_model: int):
+    """The :class:`~scalelab.model.ModelConfig` of one budget: standard parametrization (no μP)."""
+    from scalelab.model import ModelConfig
+
+    p = chapter_plan(scale)
+    return ModelConfig(d_model=d_model, n_layer=p.n_layer, d_head=p.d_head, seq_len=p.seq_len,
+                       parametrization="sp", attn_scale="inv_sqrt_d", base_d_model=d_model)
+
+
+def train_config(scale: str, b: Budget, batch_exp: int, lr_exp: float, seed: int):
+    """One run: B_tok = 2^batch_exp tokens per step, η = 2^lr_exp, steps = round(D / B_tok), multistep."""
+    from scalelab.train import TrainConfig
+
+    p = chapter_plan(scale)
+    b_tok = 2 ** int(batch_exp)
+    steps = max(1, round(b.num_tokens / b_tok))
+    return TrainConfig(
+        model=model_config(scale, b.d_model), lr=2.0 ** lr_exp, schedule="multistep",
+        warmup_steps=max(1, round(p.warmup_frac * steps)), total_steps=steps, batch_size=b_tok // p.seq_len,
+        eval_tokens=p.eval_tokens, seed=seed,
+    )
+
+
+def plan(scale: str, seed: int = 0) -> list:
+    """All runs at ``scale``: each fitted budget's grid (seed ``seed``), its centre at
+    ``noise_seeds − 1`` further seeds, and the held-out grid.
+
+    Raises:
+        ValueError: on an unknown scale.
+    """
+    from scalelab.sweep import RunSpec
+
+    p = chapter_plan(scale)
+    specs = []
+    for b in budgets(scale):
+        exp = EXP_HELDOUT if b.heldout else EXP_GRID
+        for be in b.batch_exps:
+            for le in b.lr_exps:
+                specs.append(RunSpec(exp, train_config(scale, b, be, le, seed), VERSION))
+        if not b.heldout:
+            be, le = b.centre
+            for s in range(seed + 1, seed + p.noise_seeds):
+                specs.append(RunSpec(EXP_NOISE, train_config(scale, b, be, le, s), VERSION))
+    return specs
+
+
+def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = False, records_only: bool = False,
+        store=None) -> list[dict]:
+    """The chapter's records at ``scale``: trained where missing, or looked up (``records_only``).
+
+    Raises:
+        ValueError: on an unknown scale.
+        scalelab.sweep.MissingRecordsError: in records-only mode, naming the command that makes them.
+    """
+    from scalelab.paths import results_path
+    from scalelab.store import RunStore
+    from scalelab.sweep import lookup, sweep
+
+    specs = plan(scale, seed=seed)
+    store = store if store is not None else RunStore(results_path(SLUG, scale))
+    if records_only:
+        return lookup(specs, store, command=f"make chapter NB={NB} SCALE={scale}")
+    return sweep(specs, store, device=device, refresh=refresh)
+
+
+# ----------------------------------------------------------------------------- cost
+REF_FLOPS_PER_S = {"cpu": 1.3e11, "gpu": 3e13}  # 6·N·D per second: 2-core reference machine (fp32); rough H100
+REF_STEP_OVERHEAD_S = {"cpu": 0.02, "gpu": 0.01}  # per optimizer step (Python, launch)
+
+
+def _n_total(scale: str, d: int) -> int:
+    from scalelab.flops import num_params_by_shape
+
+    p = chapter_plan(scale)
+    return num_params_by_shape(n_layer=p.n_layer, d_model=d, n_head=d // p.d_head, d_head=p.d_head, d_ff=4 * d,
+                               vocab_size=256, seq_len=p.seq_len)
+
+
+def estimated_seconds(scale: str, cfg) -> float:
+    """Rough wall time of one run: 6·N·D at the reference throughput plus a per-step overhead.
+
+    Calibrated on the reference timings of a 2-layer model at seq 128, batch 16, 300 steps on 2 cores
+    (d_model 32/64/128/256 ≈ 7/9/17/50 s); gpu numbers are a rough guess.
+    """
+    dev = "gpu" if scale == "gpu" else "cpu"
+    flops = 6.0 * _n_total(scale, cfg.model.d_model) * cfg.num_tokens
+    return flops / REF_FLOPS_PER_S[dev] + cfg.total_steps * REF_STEP_OVERHEAD_S[dev]
+
+
+def plan_summary(scale: str, seed: int = 0) -> pd.DataFrame:
+    """One row per budget: model, tokens, C, grid, runs, steps and estimated hours; a total row last."""
+    p = chapter_plan(scale)
+    specs = plan(scale, seed)
+    rows = []
+    for b in budgets(scale):
+        mine = [s for s in specs if s.config.model.d_model == b.d_model]
+        steps = [s.config.total_steps for s in mine]
+        rows.append({
+            "budget": "held-out" if b.heldout else "fitted", "d_model": b.d_model, "n_layer": p.n_layer,
+            "seq_len": p.seq_len, "N1": 12 * p.n_layer * b.d_model ** 2, "M": b.m, "D": b.num_tokens,
+            "C=M·D": b.flops,
+            "B_tok grid": f"2^{b.batch_exps[0]}…2^{b.batch_exps[-1]} ({len(b.batch_exps)})",
+            "η grid": f"2^{b.lr_exps[0]:g}…2^{b.lr_exps[-1]:g} ({len(b.lr_exps)})",
+            "runs": len(mine), "steps": f"{min(steps)}…{max(steps)}",
+            "est_hours": sum(estimated_seconds(scale, s.config) for s in mine) / 3600,
+        })
+    df = pd.DataFrame(rows)
+    total = {"budget": "total", "runs": int(df["runs"].sum()), "est_hours": float(df["est_hours"].sum())}
+    return pd.concat([df, pd.DataFrame([total])], ignore_index=True)
+
+
+def measure_table(scale: str) -> pd.DataFrame:
+    """M, 6N₁ and 6N₂ per token for the chapter's models and their ratios (DeepSeek Table 3)."""
+    p = chapter_plan(scale)
+    rows = []
+    for b in budgets(scale):
+        ms = scale_measures(b.d_model, p.n_layer, p.seq_len)
+        rows.append({"d_model": b.d_model, "budget": "held-out" if b.heldout else "fitted", **ms,
+                     "6N1/M": ms["6N1"] / ms["M"], "6N2/M": ms["6N2"] / ms["M"]})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- tables from records
+
+
+def grid_table(records: list[dict], scale: str) -> pd.DataFrame:
+    """One row per record of this scale's budgets.
+
+    Columns: experiment, d_model, budget (fitted/held-out), flops (nominal C = M·D), flops_run
+    (M × tokens the run asked for), batch_tokens (B_tok), lr, batch_exp, lr_exp, seed, steps,
+    status, loss (NaN when diverged), centre (the config is its budget's grid centre).
+    """
+    by_d = {b.d_model: b for b in budgets(scale)}
+    rows = []
+    for r in records:
+        c = r["config"]
+        d = int(c["model"]["d_model"])
+        if d not in by_d:
+            continue
+        b = by_d[d]
+        b_tok = int(c["batch_size"]) * int(c["model"]["seq_len"])
+        loss = r["result"].get("final_eval_loss")
+        finished = r["result"].get("status") == "finished" and loss is not None and math.isfinite(loss)
+        be, le = math.log2(b_tok), math.log2(float(c["lr"]))
+        rows.append({
+            "experiment": r["experiment"], "d_model": d, "budget": "held-out" if b.heldout else "fitted",
+            "flops": b.flops, "flops_run": b.m * b_tok * int(c["total_steps"]), "batch_tokens": b_tok,
+            "lr": float(c["lr"]), "batch_exp": be, "lr_exp": le, "seed": int(c["seed"]),
+            "steps": int(c["total_steps"]), "status": r["result"].get("status"),
+            "loss": float(loss) if finished else float("nan"),
+            "centre": bool(abs(be - b.centre[0]) < 1e-9 and abs(le - b.centre[1]) < 1e-9),
+        })
+    cols = ["experiment", "d_model", "budget", "flops", "flops_run", "batch_tokens", "lr", "batch_exp", "lr_exp",
+            "seed", "steps", "status", "loss", "centre"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def fit_table(grid: pd.DataFrame, *, heldout: bool = False) -> pd.DataFrame:
+    """The rows DeepSeek's fit sees: one finished grid run per config (flops, batch_tokens, lr, loss)."""
+    exp = EXP_HELDOUT if heldout else EXP_GRID
+    g = grid[(grid["experiment"] == exp) & grid["loss"].notna()]
+    return g[["flops", "batch_tokens", "lr", "loss", "d_model", "batch_exp", "lr_exp"]].reset_index(drop=True)
+
+
+def noise_table(grid: pd.DataFrame) -> pd.DataFrame:
+    """Per fitted budget: the seeds at the grid centre, their mean loss, SD and SD relative to the mean."""
+    rows = []
+    g = grid[(grid["budget"] == "fitted") & grid["centre"] & grid["experiment"].isin([EXP_GRID, EXP_NOISE])]
+    for (d, C), h in g.groupby(["d_model", "flops"]):
+        losses = h["loss"].dropna().to_numpy()
+        n = len(losses)
+        sd = float(np.std(losses, ddof=1)) if n >= 2 else float("nan")
+        mean = float(losses.mean()) if n else float("nan")
+        rows.append({"d_model": int(d), "flops": float(C), "seeds": n, "mean_loss": mean, "sd": sd,
+                     "rel_sd": sd / mean if n >= 2 else float("nan"),
+                     "range_rel": float(np.ptp(losses) / mean) if n >= 2 else float("nan")})
+    return pd.DataFrame(rows, columns=["d_model", "flops", "seeds", "mean_loss", "sd", "rel_sd", "range_rel"])
+
+
+def pooled_rel_sd(noise: pd.DataFrame, grid: pd.DataFrame) -> float:
+    """Pooled within-budget SD of loss/mean (all budgets' centre seeds); NaN without ≥2 seeds anywhere."""
+    g = grid[(grid["budget"] == "fitted") & grid["centre"] & grid["experiment"].isin([EXP_GRID, EXP_NOISE])]
+    ss, dof = 0.0, 0
+    for _, h in g.groupby("flops"):
+        x = h["loss"].dropna().to_numpy()
+        if len(x) >= 2:
+            ss += float(((x / x.mean() - 1.0) ** 2).sum())
+            dof += len(x) - 1
+    return math.sqrt(ss / dof) if dof else float("nan")
+
+
+def effective_band(rel_sd: float) -> float:
+    """The noise-widened band max(BAND, NOISE_Z·SD): a config within seed noise of the best counts too."""
+    return BAND if not math.isfinite(rel_sd) else max(BAND, NOISE_Z * rel_sd)
+
+
+def noise_resolved(rel_sd: float) -> bool:
+    """The 0.25% band is above the run-to-run spread: pooled relative SD ≤ NOISE_RESOLVED × band."""
+    return math.isfinite(rel_sd) and rel_sd <= NOISE_RESOLVED * BAND
+
+
+def with_measure(table: pd.DataFrame, scale: str, measure: str) -> pd.DataFrame:
+    """The fit table with ``flops`` recomputed as measure × D (D of the budget, per token measure)."""
+    if measure not in MEASURES:
+        raise ValueError(f"unknown measure {measure!r}; valid: {', '.join(MEASURES)}")
+    p = chapter_plan(scale)
+    by_d = {b.d_model: b for b in budgets(scale)}
+    out = table.copy()
+    out["flops"] = [scale_measures(int(d), p.n_layer, p.seq_len)[measure] * by_d[int(d)].num_tokens
+                    for d in out["d_model"]]
+    return out
+
+
+def fit_laws(records_or_grid, scale: str, *, band: float = BAND, measure: str = "M", seed: int = 0):
+    """DeepSeek's near-optimal fit (:func:`scalelab.fit.near_optimal_fit`) on the fitted budgets.
+
+    Args:
+        records_or_grid: records, or a :func:`grid_table` frame.
+        band: relative near-optimal band (DeepSeek's 0.25% by default).
+        measure: the compute measure of the C axis, one of :data:`MEASURES`.
+        seed: bootstrap seed.
+
+    Raises:
+        scalelab.fit.FitInputError: fewer than 2 budgets with finished runs.
+    """
+    from scalelab.fit import near_optimal_fit
+
+    grid = _as_grid(records_or_grid, scale)
+    t = with_measure(fit_table(grid), scale, measure)
+    return near_optimal_fit(t, band=band, bootstrap=chapter_plan(scale).bootstrap, seed=seed)
+
+
+def _as_grid(records_or_grid, scale: str) -> pd.DataFrame:
+    return records_or_grid if isinstance(records_or_grid, pd.DataFrame) else grid_table(records_or_grid, scale)
+
+
+def near_optimal_sets(grid: pd.DataFrame, band: float = BAND, *, heldout: bool = False) -> pd.DataFrame:
+    """Per budget: the near-optimal set's size, its span in B_tok and η (factors) and the best config."""
+    t = fit_table(grid, heldout=heldout)
+    rows = []
+    for (d, C), h in t.groupby(["d_model", "flops"]):
+        best = h.loc[h["loss"].idxmin()]
+        near = h[h["loss"] <= best["loss"] * (1.0 + band)]
+        rows.append({
+            "d_model": int(d), "flops": float(C), "configs": len(h), "near_optimal": len(near),
+            "B_tok_span": float(near["batch_tokens"].max() / near["batch_tokens"].min()),
+            "eta_span": float(near["lr"].max() / near["lr"].min()),
+            "best_B_tok": int(best["batch_tokens"]), "best_lr": float(best["lr"]), "best_loss": float(best["loss"]),
+            # log-centre of the near-optimal set: the "observed optimum" used against predictions
+            "centre_B_tok": float(2 ** np.log2(near["batch_tokens"]).mean()),
+            "centre_lr": float(2 ** np.log2(near["lr"]).mean()),
+        })
+    return pd.DataFrame(rows)
+
+
+def interior_table(grid: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """Per budget (held-out included): where the best config sits on each grid axis."""
+    rows = []
+    for b in budgets(scale):
+        t = fit_table(grid, heldout=b.heldout)
+        t = t[t["d_model"] == b.d_model]
+        if t.empty:
+            rows.append({"d_model": b.d_model, "budget": "held-out" if b.heldout else "fitted",
+                         "best_batch_exp": float("nan"), "best_lr_exp": float("nan"),
+                         "batch_interior": False, "lr_interior": False})
+            continue
+        best = t.loc[t["loss"].idxmin()]
+        rows.append({
+            "d_model": b.d_model, "budget": "held-out" if b.heldout else "fitted",
+            "best_batch_exp": float(best["batch_exp"]), "best_lr_exp": float(best["lr_exp"]),
+            "batch_interior": bool(min(b.batch_exps) < best["batch_exp"] < max(b.batch_exps)),
+            "lr_interior": bool(min(b.lr_exps) < best["lr_exp"] < max(b.lr_exps)),
+        })
+    return pd.DataFrame(rows)
+
+
+def heldout_test(records_or_grid, scale: str, *, band: float | None = None, measure: str = "M",
+                 seed: int = 0) -> dict:
+    """Predict (B_tok, η) at the held-out budget from the fitted laws and look it up in its grid.
+
+    The prediction snaps to the nearest held-out node in grid-step units of each axis; ``inside``
+    says whether it lies within half a step of the grid. ``excess`` is that node's loss over the
+    held-out best, minus one; ``near_optimal`` whether it is within ``band`` (default: the
+    noise-widened band, :func:`effective_band`).
+    """
+    grid = _as_grid(records_or_grid, scale)
+    p = chapter_plan(scale)
+    hb = budgets(scale)[-1]
+    if band is None:
+        band = effective_band(pooled_rel_sd(noise_table(grid), grid))
+    fit = fit_laws(grid, scale, band=band, measure=measure, seed=seed)
+    C_h = scale_measures(hb.d_model, p.n_layer, p.seq_len)[measure] * hb.num_tokens
+    b_pred, eta_pred = float(fit.batch_opt(C_h)), float(fit.eta_opt(C_h))
+    be, le = math.log2(b_pred), math.log2(eta_pred)
+    bstep = 1.0
+    inside = (min(hb.batch_exps) - 0.5 * bstep <= be <= max(hb.batch_exps) + 0.5 * bstep
+              and min(hb.lr_exps) - 0.5 * p.lr_step <= le <= max(hb.lr_exps) + 0.5 * p.lr_step)
+    node = (min(hb.batch_exps, key=lambda x: abs(x - be)), min(hb.lr_exps, key=lambda x: abs(x - le)))
+    h = fit_table(grid, heldout=True)
+    out = {"measure": measure, "C_heldout": C_h, "band": band, "pred_B_tok": b_pred, "pred_lr": eta_pred,
+           "inside": bool(inside), "node_B_tok": 2 ** node[0], "node_lr": 2 ** node[1]}
+    if h.empty:
+        return {**out, "node_loss": float("nan"), "best_loss": float("nan"), "excess": float("nan"),
+                "near_optimal": False, "best_B_tok": float("nan"), "best_lr": float("nan"),
+                "centre_B_tok": float("nan"), "centre_lr": float("nan"), "error_octaves": float("nan")}
+    best = h.loc[h["loss"].idxmin()]
+    at = h[(np.abs(h["batch_exp"] - node[0]) < 1e-9) & (np.abs(h["lr_exp"] - node[1]) < 1e-9)]
+    node_loss = float(at["loss"].iloc[0]) if len(at) else float("nan")
+    excess = node_loss / float(best["loss"]) - 1.0
+    near = h[h["loss"] <= float(best["loss"]) * (1.0 + band)]
+    cb, cl = float(np.log2(near["batch_tokens"]).mean()), float(np.log2(near["lr"]).mean())
+    return {**out, "node_loss": node_loss, "best_loss": float(best["loss"]), "excess": excess,
+            "near_optimal": bool(math.isfinite(excess) and excess <= band),
+            "best_B_tok": float(best["batch_tokens"]), "best_lr": float(best["lr"]),
+            "centre_B_tok": 2 ** cb, "centre_lr": 2 ** cl, "error_octaves": abs(be - cb) + abs(le - cl)}
+
+
+def exponents_by_measure(records_or_grid, scale: str, *, band: float = BAND, seed: int = 0) -> pd.DataFrame:
+    """The two exponents (with CIs) and the held-out error under each compute measure M, 6N₁, 6N₂."""
+    grid = _as_grid(records_or_grid, scale)
+    rows = []
+    for m in MEASURES:
+        f = fit_laws(grid, scale, band=band, measure=m, seed=seed)
+        ho = heldout_test(grid, scale, band=band, measure=m, seed=seed)
+        rows.append({"measure": m, "p_B": f.batch.p, "p_B_ci": _ci_str(f.batch.p_ci), "p_eta": f.eta.p,
+                     "p_eta_ci": _ci_str(f.eta.p_ci), "k_B": f.batch.k, "k_eta": f.eta.k,
+                     "heldout_error_octaves": ho["error_octaves"]})
+    return pd.DataFrame(rows)
+
+
+def laws_table(fit) -> pd.DataFrame:
+    """Our exponents and coefficients beside DeepSeek's (constants depend on data and tokenizer)."""
+    pub = published_laws()
+    rows = []
+    for name, law, key in (("η_opt", fit.eta, "eta"), ("B_opt (tokens)", fit.batch, "batch")):
+        rows.append({"law": name, "p (ours)": law.p, "p 95% CI": _ci_str(law.p_ci), "p (DeepSeek)": pub[key]["exp"],
+                     "k (ours)": law.k, "k (DeepSeek)": pub[key]["coef"], "R²": law.r2, "points": law.n})
+    return pd.DataFrame(rows)
+
+
+def _ci_str(ci) -> str:
+    return "—" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+# ----------------------------------------------------------------------------- verdict rules (pure)
+
+
+def exponent_verdict(ci, published: float, sign: int) -> str:
+    """C4.2/C4.3 rule on one bootstrap CI: ``sign`` +1 (must grow) or −1 (must shrink)."""
+    lo, hi = ci
+    if (sign > 0 and hi <= 0) or (sign < 0 and lo >= 0):
+        return "contradicted"
+    dist = max(lo - published, published - hi, 0.0)  # distance from the published value to the CI
+    if dist > EXP_FAR:
+        return "contradicted"
+    signed_ok = lo > 0 if sign > 0 else hi < 0
+    if signed_ok and dist <= EXP_TOL:
+        return "reproduced"
+    return "not resolved at this scale"
+
+
+def _ci_or_point(law) -> tuple[float, float]:
+    return tuple(law.p_ci) if law.p_ci is not None else (law.p, law.p)
+
+
+# ----------------------------------------------------------------------------- analyze
+
+
+def analyze(records: list[dict], scale: str, seed: int = 0):
+    """Validity checks and verdicts on C4.1–C4.6 from the records (pure, deterministic).
+
+    Returns:
+        A :class:`scalelab.checks.Report`.
+
+    Raises:
+        ValueError: on an unknown scale.
+    """
+    from scalelab.checks import Check, Report, Verdict
+
+    validate_scale(scale)
+    p = chapter_plan(scale)
+    bs = budgets(scale)
+    fitted = [b for b in bs if not b.heldout]
+    grid = grid_table(records, scale)
+    specs = plan(scale, seed)
+    checks: list[Check] = []
+
+    # --- validity
+    from scalelab.store import config_key
+
+    have = {config_key(r["experiment"], r.get("version", VERSION), r["config"]) for r in records}
+    missing = [s for s in specs if s.config_key not in have]
+    checks.append(Check("every planned run has a record", not missing, f"{len(specs) - len(missing)}/{len(specs)}",
+                        "all runs of plan(scale) present (finished or recorded as diverged)"))
+    bad = grid[~grid["status"].isin(["finished", "diverged"])]
+    checks.append(Check("runs finished or diverged", bad.empty, f"{len(bad)} with another status",
+                        "status ∈ {finished, diverged}"))
+    dev = (grid["flops_run"] / grid["flops"] - 1.0).abs()
+    checks.append(Check("compute on budget", bool(len(grid)) and float(dev.max()) <= BUDGET_TOL,
+                        f"max |C_run/C − 1| = {float(dev.max()) if len(grid) else float('nan'):.3%}",
+                        f"≤ {BUDGET_TOL:.0%} (integer steps)"))
+    # The best config of each budget must not diverge: every budget has finished runs.
+    per_budget = grid[grid["experiment"].isin([EXP_GRID, EXP_HELDOUT])].groupby("d_model")["loss"].count()
+    ok_b = all(per_budget.get(b.d_model, 0) >= 3 for b in bs)
+    checks.append(Check("every budget has ≥3 finished grid runs", ok_b,
+                        ", ".join(f"d{b.d_model}: {int(per_budget.get(b.d_model, 0))}" for b in bs), "≥ 3 per budget"))
+    inter = interior_table(grid, scale)
+    inter_ho = inter[inter["budget"] == "held-out"]
+    inter = inter[inter["budget"] == "fitted"]
+    axes = INTERIOR_AXES[scale]
+    for ax in ("batch", "lr"):
+        if ax not in axes:
+            continue
+        ok = bool(len(inter)) and bool(inter[f"{ax}_interior"].all())
+        val = ", ".join(f"d{int(r.d_model)}: 2^{getattr(r, f'best_{ax}_exp'):g}" for r in inter.itertuples())
+        name = "B_tok" if ax == "batch" else "η"
+        checks.append(Check(f"best {name} interior to its grid at every budget", ok, val,
+                            "the argmin is not on the first or last grid value (fitted budgets)"))
+    noise = noise_table(grid)
+    sd = pooled_rel_sd(noise, grid)
+    ok_noise = len(noise) == len(fitted) and bool((noise["seeds"] >= MIN_NOISE_SEEDS).all()) and math.isfinite(sd)
+    checks.append(Check("noise floor measured", ok_noise,
+                        f"seeds at centre: {', '.join(str(int(s)) for s in noise['seeds'])}; pooled SD "
+                        f"{sd:.3%} of the loss vs band {BAND:.2%}",
+                        f"≥ {MIN_NOISE_SEEDS} finished seeds at every fitted budget's grid centre"))
+    fit = None
+    try:
+        fit = fit_laws(grid, scale, seed=seed)
+        fit_ok = all(math.isfinite(v) for v in (fit.eta.p, fit.batch.p))
+        fit_val = f"p_η = {fit.eta.p:.3f}, p_B = {fit.batch.p:.3f} from {len(fit.points)} points"
+    except Exception as err:  # a fit that cannot run is a failed check, not a crash
+        fit_ok, fit_val = False, f"{type(err).__name__}: {err}"
+    checks.append(Check("near-optimal fit ran", fit_ok, fit_val, "finite exponents from ≥ 2 budgets"))
+
+    # --- verdicts
+    Cs = [b.flops for b in fitted]
+    design = (scale != "smoke" and len(fitted) >= MIN_BUDGETS and max(Cs) / min(Cs) >= MIN_C_SPAN
+              and ok_noise and bool(noise["seeds"].min() >= MIN_NOISE_SEEDS))
+    design_txt = (f"{len(fitted)} budgets over {max(Cs) / min(Cs):.1f}× in C, ≥{int(noise['seeds'].min()) if len(noise) else 0} "
+                  f"seeds; scale {scale}")
+    resolved = noise_resolved(sd)
+    band_eff = effective_band(sd)
+    noise_txt = f"pooled seed SD {sd:.3%} (resolved ≤ {NOISE_RESOLVED * BAND:.3%}: {resolved})"
+    verdicts = []
+
+    def add(claim, verdict, evidence):
+        if not design and verdict != "not resolved at this scale":
+            evidence = f"{evidence}; design minimums not met ({design_txt}), so not resolved"
+            verdict = "not resolved at this scale"
+        verdicts.append(Verdict(claim, STATEMENTS[claim], verdict, CRITERIA[claim], evidence, SOURCES[claim]))
+
+    sets = near_optimal_sets(grid)
+    if len(sets):
+        wide = (sets["near_optimal"] >= WIDE_MIN_CONFIGS) & (
+            (sets["B_tok_span"] >= WIDE_MIN_RATIO) | (sets["eta_span"] >= WIDE_MIN_RATIO))
+        single = sets["near_optimal"] == 1
+        if not resolved:
+            v1 = "not resolved at this scale"
+        elif bool(wide.all()) and len(sets) == len(fitted):
+            v1 = "reproduced"
+        elif int(single.sum()) * 2 >= len(sets):
+            v1 = "contradicted"
+        else:
+            v1 = "not resolved at this scale"
+        ev1 = "; ".join(f"d{int(r.d_model)}: {int(r.near_optimal)} configs, B_tok×{r.B_tok_span:g}, η×{r.eta_span:.3g}"
+                        for r in sets.itertuples()) + f"; {noise_txt}"
+    else:
+        v1, ev1 = "not resolved at this scale", "no finished runs"
+    add("C4.1", v1, ev1)
+
+    for claim, attr, sign, pub in (("C4.2", "batch", +1, published_laws()["batch"]["exp"]),
+                                   ("C4.3", "eta", -1, published_laws()["eta"]["exp"])):
+        if fit is None or not fit_ok:
+            add(claim, "not resolved at this scale", "the fit did not run")
+            continue
+        law = getattr(fit, attr)
+        v = exponent_verdict(_ci_or_point(law), pub, sign)
+        ev = f"p = {law.p:.3f}, 95% CI {_ci_str(law.p_ci)} vs {pub:g} (band {BAND:.2%})"
+        if not resolved:
+            fw = fit_laws(grid, scale, band=band_eff, seed=seed)
+            laww = getattr(fw, attr)
+            vw = exponent_verdict(_ci_or_point(laww), pub, sign)
+            ev += f"; widened band {band_eff:.2%}: p = {laww.p:.3f}, CI {_ci_str(laww.p_ci)} → {vw}"
+            if vw != v:
+                v = "not resolved at this scale"
+        add(claim, v, ev + f"; {noise_txt}")
+
+    if fit is not None and fit_ok:
+        ho = heldout_test(grid, scale, band=BAND if resolved else band_eff, seed=seed)
+        ho_interior = bool(len(inter_ho)) and bool(inter_ho["lr_interior"].all()) and (
+            len(bs[-1].batch_exps) < 3 or bool(inter_ho["batch_interior"].all()))
+        if not ho["inside"] or not ho_interior or not math.isfinite(ho["excess"]):
+            v4 = "not resolved at this scale"
+        elif ho["near_optimal"]:
+            v4 = "reproduced"
+        elif ho["excess"] > HELDOUT_BAD * ho["band"]:
+            v4 = "contradicted"
+        else:
+            v4 = "not resolved at this scale"
+        ev4 = (f"predicted B_tok {ho['pred_B_tok']:.0f}, η {ho['pred_lr']:.4g} (inside grid: {ho['inside']}); node "
+               f"(B_tok {ho['node_B_tok']:.0f}, η {ho['node_lr']:.4g}) loss {ho['node_loss']:.4f} vs best "
+               f"{ho['best_loss']:.4f} at (B_tok {ho['best_B_tok']:.0f}, η {ho['best_lr']:.4g}): excess "
+               f"{ho['excess']:.3%} vs band {ho['band']:.2%}; held-out best interior: {ho_interior}")
+        add("C4.4", v4, ev4)
+
+        em = exponents_by_measure(grid, scale, band=BAND if resolved else band_eff, seed=seed).set_index("measure")
+        err = em["heldout_error_octaves"]
+        others = float(err.drop("M").min())
+        if not all(math.isfinite(x) for x in err):
+            v5 = "not resolved at this scale"
+        elif err["M"] + MEASURE_MARGIN <= others:
+            v5 = "reproduced"
+        elif others + MEASURE_MARGIN <= err["M"]:
+            v5 = "contradicted"
+        else:
+            v5 = "not resolved at this scale"
+        ev5 = "held-out error (octaves): " + ", ".join(f"{m} {err[m]:.2f}" for m in MEASURES) + \
+              "; p_B: " + ", ".join(f"{m} {em.loc[m, 'p_B']:.3f}" for m in MEASURES) + \
+              "; p_η: " + ", ".join(f"{m} {em.loc[m, 'p_eta']:.3f}" for m in MEASURES)
+        add("C4.5", v5, ev5)
+
+        r2e, r2b = fit.eta.r2, fit.batch.r2
+        if r2e + R2_MARGIN <= r2b:
+            v6 = "reproduced"
+        elif r2e >= r2b + R2_MARGIN:
+            v6 = "contradicted"
+        else:
+            v6 = "not resolved at this scale"
+        add("C4.6", v6, f"R² η law {r2e:.3f} vs B_tok law {r2b:.3f} ({len(fit.points)} points)")
+    else:
+        for claim in ("C4.4", "C4.5", "C4.6"):
+            add(claim, "not resolved at this scale", "the fit did not run")
+
+    return Report(SLUG, scale, checks, verdicts)
+
+
+def takeaway_numbers(records: list[dict], scale: str, seed: int = 0) -> dict[str, float]:
+    """Numbers the notebook's prose glues in (all from the records)."""
+    grid = grid_table(records, scale)
+    fit = fit_laws(grid, scale, seed=seed)
+    sd = pooled_rel_sd(noise_table(grid), grid)
+    ho = heldout_test(grid, scale, seed=seed)
+    meas = measure_table(scale)
+    return {"p_B": fit.batch.p, "p_eta": fit.eta.p, "r2_B": fit.batch.r2, "r2_eta": fit.eta.r2,
+            "noise_rel_sd": sd, "band": BAND, "band_eff": effective_band(sd), "heldout_excess": ho["excess"],
+            "heldout_band": ho["band"], "six_n1_over_m_min": float(meas["6N1/M"].min()),
+            "six_n1_over_m_max": float(meas["6N1/M"].max()), "points": float(len(fit.points))}

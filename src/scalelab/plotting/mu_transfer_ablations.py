@@ -1,0 +1,87 @@
+"""Figures of chapter 2 (μ-transfer ablations); one function per figure, each returns the figure.
+
+Inputs are the frames of :mod:`scalelab.experiments.mu_transfer_ablations` (``finals``, ``optima``,
+``shifts``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def lr_sweeps(fin, opt, labels: dict[str, str] | None = None, ncols: int = 4):
+    """Small multiples: held-out loss against log2 η, one panel per ablation, one curve per width.
+
+    Lines are seed means (over LRs where every seed finished), dots single seeds, crosses at the top of
+    a panel mark diverged runs, and a vertical tick marks each width's fitted optimum η*.
+    """
+    plt = _plt()
+    names = list(dict.fromkeys(fin["ablation"]))
+    widths = sorted(fin["d_model"].unique())
+    ncols = max(1, min(ncols, len(names)))
+    nrows = math.ceil(len(names) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.7 * nrows), constrained_layout=True,
+                             squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    colors = {w: cmap(i / max(1, len(widths) - 1) * 0.85) for i, w in enumerate(widths)}
+    for ax, name in zip(axes.flat, names):
+        d = fin[fin["ablation"] == name]
+        finite = d["loss"].dropna()
+        top = float(finite.quantile(0.9)) if len(finite) else 1.0
+        lo = float(finite.min()) if len(finite) else 0.0
+        for w in widths:
+            g = d[d["d_model"] == w]
+            if g.empty:
+                continue
+            ax.plot(g["log2_lr"], g["loss"], ".", color=colors[w], alpha=0.35, ms=4)
+            m = g.groupby("log2_lr")["loss"].apply(lambda x: x.mean() if x.notna().all() else np.nan)
+            ax.plot(m.index, m.values, "-", color=colors[w], lw=1.4, label=f"d={w}")
+            div = g[g["loss"].isna()]["log2_lr"].unique()
+            ax.plot(div, [top] * len(div), "x", color=colors[w], ms=5)
+            o = opt[(opt["ablation"] == name) & (opt["d_model"] == w)]
+            if len(o) and np.isfinite(o["opt_log2_lr"].iloc[0]):
+                ax.axvline(o["opt_log2_lr"].iloc[0], color=colors[w], lw=0.8, ls=":")
+        ax.set_ylim(lo - 0.02 * max(top - lo, 1e-3), top + 0.05 * max(top - lo, 1e-3))
+        ax.set_title((labels or {}).get(name, name), fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    for ax in axes[-1, :]:
+        ax.set_xlabel(r"$\log_2 \eta$ (base LR)", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("held-out loss (nats/byte)", fontsize=8)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    return fig
+
+
+def shift_summary(sh, transfer_max: float = 1.0, break_min: float = 2.0):
+    """Shift Δ of the optimum (log2 η*, widest − narrowest) per ablation with ± its bootstrap std.
+
+    The shaded band is the "transfers" zone |Δ| ≤ ``transfer_max``; dashed lines mark |Δ| = ``break_min``.
+    Hollow markers: an optimum at a grid edge (Δ is a bound).
+    """
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(sh) + 1.2), constrained_layout=True)
+    y = np.arange(len(sh))[::-1]
+    colors = {"transfers": "C2", "breaks": "C3", "unresolved": "C7"}
+    ax.axvspan(-transfer_max, transfer_max, color="C2", alpha=0.1)
+    for x in (-break_min, break_min):
+        ax.axvline(x, color="C3", ls="--", lw=0.8)
+    for yi, (_, r) in zip(y, sh.iterrows()):
+        c = colors.get(r["outcome"], "C7")
+        ax.errorbar(r["shift"], yi, xerr=r["shift_std"] if np.isfinite(r["shift_std"]) else None, fmt="o",
+                    color=c, mfc="none" if r["edge"] else c, capsize=3)
+    ax.set_yticks(y, [f"{r['label']} ({r['claim']})" if r["claim"] else r["label"] for _, r in sh.iterrows()],
+                  fontsize=8)
+    ax.set_xlabel(r"$\Delta = \log_2 \eta^*_\mathrm{widest} - \log_2 \eta^*_\mathrm{narrowest}$ (×2 grid steps)")
+    ax.grid(alpha=0.3, axis="x")
+    return fig
