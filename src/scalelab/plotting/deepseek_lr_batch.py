@@ -82,7 +82,7 @@ def laws(fit, *, heldout: dict | None = None):
         if heldout is not None:
             key = "lr" if col == "lr" else "B_tok"
             ax.plot(heldout["C_heldout"], heldout[f"pred_{key}"], "o", mfc="none", mec="magenta", ms=10, mew=2,
-                    label="held-out: predicted")
+                    label="held-out: predicted (C4.4 band)")
             ax.plot(heldout["C_heldout"], heldout[f"best_{key}"], "*", color="magenta", ms=12,
                     label="held-out: best config")
         ax.set_xscale("log")

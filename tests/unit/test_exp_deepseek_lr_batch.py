@@ -1,0 +1,153 @@
+"""Chapter 4 (DeepSeek's B_tok and η laws): plan sizes, and analyze() on synthetic records with known answers."""
+
+import math
+
+import numpy as np
+import pytest
+
+from scalelab.experiments import deepseek_lr_batch as E
+from scalelab.store import RunStore
+from scalelab.sweep import MissingRecordsError
+
+
+@pytest.mark.parametrize("scale", ["cpu", "gpu"])
+def test_plan_meets_the_issue_minimums(scale):
+    p = E.chapter_plan(scale)
+    bs = E.budgets(scale)
+    fitted = [b for b in bs if not b.heldout]
+    held = bs[-1]
+    assert held.heldout and sum(b.heldout for b in bs) == 1
+    assert len(fitted) >= 4 and fitted[-1].flops / fitted[0].flops >= 10  # ≥4 budgets over ≥10×
+    assert held.flops > max(b.flops for b in fitted)  # held-out is larger than every fitted budget
+    for b in fitted:
+        assert len(b.batch_exps) >= 5 and len(b.lr_exps) >= 9  # ±2 octaves in B_tok, ±2 or more in η
+        assert max(b.lr_exps) - min(b.lr_exps) >= 4.0
+    assert len(held.batch_exps) >= 3 and len(held.lr_exps) >= 5
+    specs = E.plan(scale)
+    for s in specs:
+        c = s.config
+        assert c.schedule == "multistep" and c.model.parametrization == "sp"
+        assert c.total_steps >= 100 and 10 * c.warmup_steps < 8 * c.total_steps
+        assert c.model.n_layer == p.n_layer and c.tokens_per_step == c.batch_size * p.seq_len
+    # ≥3 seeds at each fitted budget's grid centre (the grid's own seed included)
+    for b in fitted:
+        be, le = b.centre
+        n = sum(1 for s in specs if s.config.model.d_model == b.d_model and s.config.tokens_per_step == 2 ** be
+                and math.isclose(s.config.lr, 2.0 ** le))
+        assert n >= 3
+    # fixed budget: steps · B_tok = D up to integer rounding
+    by_d = {b.d_model: b for b in bs}
+    for s in specs:
+        b = by_d[s.config.model.d_model]
+        assert abs(s.config.num_tokens / b.num_tokens - 1) <= E.BUDGET_TOL
+
+
+def test_cpu_plan_fits_the_budget():
+    est = E.plan_summary("cpu")["est_hours"].iloc[-1]
+    assert 1.0 < est <= 3.0  # the chapter's cap is 4 h on 2 cores; aim ≤ 3
+
+
+def test_smoke_plan_is_small():
+    specs = E.plan("smoke")
+    assert len(specs) <= 30 and all(s.config.total_steps <= 120 for s in specs)
+
+
+def test_unknown_scale_names_the_valid_ones():
+    with pytest.raises(ValueError, match="smoke, cpu, gpu"):
+        E.plan("huge")
+    with pytest.raises(ValueError, match="smoke"):
+        E.analyze([], "tiny")
+
+
+def test_band_and_laws_match_published():
+    assert E.BAND == E.published_band()
+    # the grid centre is DeepSeek's law at C, rounded to the grid
+    for b in E.budgets("cpu"):
+        assert abs(b.centre[0] - math.log2(float(E.deepseek_batch(b.flops)))) <= 0.5 + 1e-9
+        assert abs(b.centre[1] - math.log2(float(E.deepseek_eta(b.flops)))) <= E.chapter_plan("cpu").lr_step / 2
+
+
+def test_measures_differ_at_small_scale():
+    t = E.measure_table("cpu")
+    assert (t["6N1/M"] < 0.85).all() and (t["6N2/M"] < 1).all()  # attention is a large share at seq 128
+    assert np.all(np.diff(t["6N1/M"]) > 0)  # and a shrinking one as d grows
+
+
+# ---------------------------------------------------------------------- synthetic records
+
+def _records(scale, p_b, p_eta, *, curv=0.004, noise=1e-4, shift_eta=0.0, diverge_above=None):
+    """Records whose loss is a bowl in (log2 B_tok, log2 η) around known laws B* = B_DS(C0)·(C/C0)^p_b etc.
+
+    loss = 2 + curv·[(log2 B − log2 B*)² + (log2 η − log2 η*)²] (nats), times (1 + noise·z_seed).
+    """
+    bs = {b.d_model: b for b in E.budgets(scale)}
+    C0 = min(b.flops for b in bs.values())
+    lb0, le0 = math.log2(float(E.deepseek_batch(C0))), math.log2(float(E.deepseek_eta(C0)))
+    recs = []
+    for s in E.plan(scale):
+        c = s.config
+        b = bs[c.model.d_model]
+        x = math.log2(b.flops / C0)
+        lb, le = lb0 + p_b * x, le0 + p_eta * x + shift_eta
+        loss = 2.0 + curv * ((math.log2(c.tokens_per_step) - lb) ** 2 + (math.log2(c.lr) - le) ** 2)
+        z = [0.0, 1.0, -1.0, 0.5, -0.5][c.seed % 5]
+        loss *= 1.0 + noise * z
+        status = "finished"
+        if diverge_above is not None and c.lr > diverge_above:
+            status, loss = "diverged", None
+        recs.append({"key": s.config_key, "config_key": s.config_key, "experiment": s.experiment,
+                     "version": s.version, "config": c.to_dict(),
+                     "result": {"status": status, "final_eval_loss": loss, "steps": c.total_steps}})
+    return recs
+
+
+def _v(rep):
+    return {v.claim: v.verdict for v in rep.verdicts}
+
+
+def test_analyze_recovers_deepseek_like_laws():
+    rep = E.analyze(_records("cpu", 0.3271, -0.125), "cpu")
+    assert rep.all_valid, rep.failed_checks()
+    v = _v(rep)
+    assert v["C4.2"] == "reproduced" and v["C4.3"] == "reproduced"
+    assert v["C4.4"] == "reproduced"  # the held-out optimum follows the same laws
+    assert v["C4.1"] == "reproduced"  # a flat bowl: many configs within 0.25%
+    fit = E.fit_laws(_records("cpu", 0.3271, -0.125), "cpu")
+    assert abs(fit.batch.p - 0.3271) < 0.1 and abs(fit.eta.p + 0.125) < 0.1  # grid rounding limits the precision
+
+
+def test_verdicts_flip_when_the_laws_go_the_other_way():
+    # B* shrinks and η* grows with C: both laws contradicted
+    v = _v(E.analyze(_records("cpu", -0.2, 0.15), "cpu"))
+    assert v["C4.2"] == "contradicted" and v["C4.3"] == "contradicted"
+
+
+def test_sharp_landscape_contradicts_a_wide_band():
+    # a steep bowl: only the best config is within 0.25% at every budget
+    v = _v(E.analyze(_records("cpu", 0.3271, -0.125, curv=0.2), "cpu"))
+    assert v["C4.1"] == "contradicted"
+
+
+def test_seed_noise_wider_than_the_band_leaves_c41_unresolved():
+    rep = E.analyze(_records("cpu", 0.3271, -0.125, noise=0.01), "cpu")
+    assert any(c.name == "noise floor measured" and c.passed for c in rep.checks)
+    assert _v(rep)["C4.1"] == "not resolved at this scale"
+    assert E.effective_band(0.01) == pytest.approx(0.02)
+
+
+def test_optimum_on_the_grid_edge_fails_validity():
+    # η* three octaves below DeepSeek's: the best η falls on the grid's lower edge
+    rep = E.analyze(_records("cpu", 0.3271, -0.125, shift_eta=-4.0), "cpu")
+    failed = {c.name for c in rep.failed_checks()}
+    assert "best η interior to its grid at every budget" in failed
+
+
+def test_missing_runs_fail_validity():
+    recs = _records("cpu", 0.3271, -0.125)
+    rep = E.analyze(recs[:-3], "cpu")
+    assert "every planned run has a record" in {c.name for c in rep.failed_checks()}
+
+
+def test_records_only_on_an_empty_store_names_the_command(tmp_path):
+    with pytest.raises(MissingRecordsError, match="make chapter NB=04 SCALE=cpu"):
+        E.run("cpu", records_only=True, store=RunStore(tmp_path / "x.jsonl"))
