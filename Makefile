@@ -17,7 +17,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 MATHJAX := book/_static/mathjax
 MATHJAX_STAMP := $(MATHJAX)/tex-chtml.js
 
-.PHONY: help install book chapter test lint unit notebooks-smoke notebooks-cpu stage html status clean
+.PHONY: help install book chapter test lint unit hygiene notebooks-smoke notebooks-cpu stage html status clean
 .DEFAULT_GOAL := help
 
 help:  ## this list
@@ -56,6 +56,11 @@ unit: $(STAMP)
 	@$(BIN)/python -m pytest -q tests/unit; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests in tests/unit"; exit 1; fi; exit $$rc
 
+# Static notebook checks (one parameters cell, no outputs, citations exist): seconds, so they run before
+# the notebooks execute; `make test` runs them again with the rest of tests/notebooks at the end.
+hygiene: $(STAMP)
+	$(BIN)/python -m pytest -q tests/notebooks/test_hygiene.py tests/notebooks/test_citations.py
+
 notebooks-smoke: $(STAMP)
 	$(BIN)/python -m scalelab.book run --scale smoke
 
@@ -72,6 +77,7 @@ html: $(STAMP) $(MATHJAX_STAMP)
 test: $(STAMP) $(MATHJAX_STAMP)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory hygiene
 	$(MAKE) --no-print-directory notebooks-smoke
 	$(MAKE) --no-print-directory notebooks-cpu
 	$(MAKE) --no-print-directory stage

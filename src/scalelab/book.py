@@ -143,6 +143,32 @@ def fresh_entry(nb: Notebook, scale: str, records_only: bool) -> dict | None:
     return entry if entry.get("inputs_sha256") == inputs_digest(nb, scale, records_only) else None
 
 
+def record_progress(nb: Notebook, scale: str) -> tuple[int, int]:
+    """(runs of the chapter's plan that have a record, runs planned) at a scale.
+
+    A sweep is resumable and its records are committed as they land, so a chapter can be part way;
+    it renders from its records only once every planned run has one.
+    """
+    import importlib
+
+    from scalelab.store import RunStore
+
+    if not nb.is_chapter:
+        return 0, 0
+    mod = importlib.import_module(nb.module)
+    specs = mod.plan(scale)
+    have = RunStore(results_path(nb.slug, scale)).by_config_key()
+    return sum(s.config_key in have for s in specs), len(specs)
+
+
+def records_complete(nb: Notebook, scale: str) -> bool:
+    """Whether every planned run of a chapter has a record at ``scale``."""
+    if not nb.is_chapter or record_count(nb.slug, scale) == 0:
+        return False
+    done, planned = record_progress(nb, scale)
+    return planned > 0 and done == planned
+
+
 def record_count(slug: str, scale: str) -> int:
     """How many records a chapter has at a scale (0 when its JSONL does not exist)."""
     from scalelab.store import RunStore
@@ -230,9 +256,9 @@ def run(scale: str, *, only: Sequence[str] | None = None, records_only: bool = F
     entries = []
     for nb in chosen:
         run_scale = scale
-        if records_only and scale != "smoke" and not (nb.is_chapter and record_count(nb.slug, scale) > 0):
+        if records_only and scale != "smoke" and not records_complete(nb, scale):
             if not fallback_smoke:
-                why = "no experiment module" if not nb.is_chapter else f"no {scale} records"
+                why = "no experiment module" if not nb.is_chapter else f"{scale} records incomplete"
                 log(f"skip  {nb.name:<34} {why}: the book renders its smoke execution")
                 entries.append({"notebook": nb.name, "scale": scale, "status": "skipped"})
                 continue
@@ -257,7 +283,9 @@ def run(scale: str, *, only: Sequence[str] | None = None, records_only: bool = F
 def _banner_cell(nb: Notebook):
     import nbformat
 
-    text = (f":::{{warning}}\n**{BANNER[0].upper() + BANNER[1:]}.** The numbers and verdicts on this page "
+    done, planned = record_progress(nb, RENDER_SCALE) if nb.is_chapter else (0, 0)
+    progress = f" So far {done} of {planned} {RENDER_SCALE} runs are recorded." if done else ""
+    text = (f":::{{warning}}\n**{BANNER[0].upper() + BANNER[1:]}.**{progress} The numbers and verdicts on this page "
             f"come from the smoke scale, which only exercises the code. Produce the records with "
             f"`{nb.make_command(RENDER_SCALE)}`.\n:::")
     return nbformat.v4.new_markdown_cell(text, metadata={"tags": ["smoke-banner"]})
@@ -289,7 +317,7 @@ def plan_stage(scale: str = RENDER_SCALE) -> list[dict]:
         entry["output"] = str(repo_root() / entry.get("output", ""))
     plan, problems = [], []
     for nb in discover():
-        has_records = nb.is_chapter and record_count(nb.slug, scale) > 0
+        has_records = records_complete(nb, scale)
         if has_records:
             entry = cpu.get(nb.name)
             if entry is None or not Path(entry["output"]).exists():
@@ -451,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           refresh=args.refresh, reuse=args.reuse)
             failed = [e for e in entries if e["status"] == "failed"]
             print(f"{len(entries) - len(failed)} of {len(entries)} notebooks ok in {time.perf_counter() - t0:.1f} s; "
-                  f"executed copies in {executed_dir(args.scale)}")
+                  f"executed copies in {build_dir() / 'executed'}/<scale>/")
             if failed:
                 print("FAILED:\n" + "\n".join(f"  notebooks/{e['notebook']}: {e['error']}\n    executed copy: "
                                               f"{e['output']}" for e in failed), file=sys.stderr)

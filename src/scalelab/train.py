@@ -97,7 +97,7 @@ class TrainConfig:
         if any(not 0 < s < self.total_steps for s in self.checkpoint_steps):
             raise ValueError(f"checkpoint_steps must lie in (0, total_steps), got {self.checkpoint_steps}")
         validate_corpus_name(self.corpus)
-        self.schedule_config  # validates the schedule fields
+        _ = self.schedule_config  # building it validates the schedule fields
 
     @property
     def schedule_config(self) -> ScheduleConfig:

@@ -29,7 +29,7 @@ def chapters() -> list[book.Notebook]:
 
 
 def chapters_with_records(scale: str = "cpu") -> list[book.Notebook]:
-    return [nb for nb in chapters() if book.record_count(nb.slug, scale) > 0]
+    return [nb for nb in chapters() if book.records_complete(nb, scale)]
 
 
 def ids(nbs: list[book.Notebook]) -> list[str]:

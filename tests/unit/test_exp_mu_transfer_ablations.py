@@ -163,3 +163,22 @@ def test_missing_runs_fail_the_record_check():
 def test_records_only_on_empty_store_names_the_command(tmp_path):
     with pytest.raises(MissingRecordsError, match="make chapter NB=02 SCALE=cpu"):
         ch.run("cpu", records_only=True, store=RunStore(tmp_path / "empty.jsonl"))
+
+
+def test_vectorised_vertices_match_the_scalar_rule():
+    rng = np.random.default_rng(1)
+    x = np.arange(-9.0, -2.0)
+    Y = 0.05 * (x[None] + rng.uniform(-9, -3, (50, 1))) ** 2 + 0.01 * rng.standard_normal((50, len(x)))
+    Y[::7, -2:] = np.nan  # some rows diverge at the largest LRs
+    want = [ch.optimum_from_curve(x, y)[0] for y in Y]
+    assert np.allclose(ch._vertices(x, Y), want)
+
+
+def test_bare_grid_point_optimum_carries_quantisation_error():
+    # baseline loss rises steeply and the LR above the argmin diverges at every width: u must not be 0
+    recs = _synthetic("smoke", {"baseline": {16: -4.0, 32: -4.0}})
+    for r in recs:
+        if r["config"]["lr"] == 2.0 ** -1:
+            r["result"].update(status="diverged", final_eval_loss=None)
+    sh = ch.shifts(ch.optima(ch.finals(recs)), "smoke").set_index("ablation")
+    assert sh.loc["baseline", "shift_std"] >= ch.chapter_plan("smoke").grid_step / math.sqrt(12) - 1e-12

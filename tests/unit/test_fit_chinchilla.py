@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalelab.fit import FitInputError, approach1, approach2, approach3
-from scalelab.fit import _lse
+from scalelab.fit import FitInputError, _lse, approach1, approach2, approach3
 
 TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "data"
@@ -181,7 +180,10 @@ def test_approach3_bootstrap_small(epoch_ndl):
 # ---- approach 2 -------------------------------------------------------------------------------
 
 
-def isoflop_from_parabola(a=0.5, k=0.1, budgets=np.logspace(18, 21, 7), curv=0.05):
+BUDGETS = np.logspace(18, 21, 7)
+
+
+def isoflop_from_parabola(a=0.5, k=0.1, budgets=BUDGETS, curv=0.05):
     N, D, L = [], [], []
     for C in budgets:
         n_opt = k * C**a

@@ -135,7 +135,8 @@ def test_deepseek_m_is_appendix_f_without_softmax_and_vocabulary():
 
 
 def test_chinchilla_flops_scales_with_tokens():
-    assert chinchilla_flops(**TINY, num_tokens=1e9) == pytest.approx(chinchilla_flops_per_token(**TINY) * 1e9, rel=1e-15)
+    expected = chinchilla_flops_per_token(**TINY) * 1e9
+    assert chinchilla_flops(**TINY, num_tokens=1e9) == pytest.approx(expected, rel=1e-15)
 
 
 # Hoffmann et al. Table A4 (FLOPs / 6ND) for six models that also appear in Table A9 (there as

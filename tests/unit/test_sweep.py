@@ -1,6 +1,7 @@
 """Sweeps: cached runs are skipped, executors work unchanged, records-only lookups fail loudly."""
 
 import concurrent.futures as cf
+import multiprocessing as mp
 
 import pytest
 
@@ -32,7 +33,8 @@ def test_sweep_skips_cached_runs(tmp_path):
 
 def test_sweep_with_process_pool(tmp_path):
     store = RunStore(tmp_path / "s.jsonl")
-    with cf.ProcessPoolExecutor(2) as ex:
+    # spawn, not fork: forking a process whose torch thread pool is running can deadlock the child.
+    with cf.ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as ex:
         recs = sweep(SPECS, store, executor=ex, device="cpu", progress=False)
     assert len(recs) == 2 and len(store.records()) == 2
 

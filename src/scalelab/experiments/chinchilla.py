@@ -60,7 +60,8 @@ TPP_BAND = (10.0, 40.0)  # C5.2: tokens/param at Chinchilla's compute within 2×
 TPP_WIDE = (5.0, 80.0)  # … outside 4× → contradicted (and a's CI must include / exclude 0.5)
 EPOCH_TOL = {"E": 0.01, "alpha": 0.01, "beta": 0.01, "A": 0.05, "B": 0.05}  # abs for E, α, β; rel for A, B
 MIN_OUTSIDE_CI = 2  # C5.3: the published fit lies outside our 95% bootstrap CI for ≥ this many of its 5 parameters
-MEAN_CLOSER = True  # C5.4: mean-reduced fit closer (log tokens/param) to Hoffmann's than to the sum fit, and stopped early
+# C5.4: mean-reduced fit closer (log tokens/param) to Hoffmann's than to the sum fit, and stopped early
+MEAN_CLOSER = True
 LOSS_TOL = 0.02  # C5.5: |predicted − measured| loss at the held-out budget ≤ this (nats/byte) → reproduced …
 LOSS_BAD = 0.06  # … above this contradicted
 NOPT_FACTOR = 1.5  # C5.5: predicted N_opt within this factor of the held-out vertex → reproduced; > 2× contradicted
@@ -95,7 +96,8 @@ CRITERIA = {
     "C5.6": (f"Reproduced: approach 2 on the Llama 3 Fig. 2 points gives tokens* = k·C^p within ±{LLAMA_TOL['coef']} "
              f"of 0.29 and ±{LLAMA_TOL['exp']} of 0.53, and the inference-aware optimum's tokens/param rises "
              f"monotonically with the inference budget. Contradicted: either fails."),
-    "C5.7": (f"Reproduced: a power law through Porian et al.'s per-budget optima matches their exponent within {PORIAN_TOL} per "
+    "C5.7": (f"Reproduced: a power law through Porian et al.'s per-budget optima matches their exponent "
+             f"within {PORIAN_TOL} per "
              f"config, the Kaplan-like setup gives a ≥ {PORIAN_FIRST_MIN}, a falls (slack {PORIAN_MONO_SLACK}) as "
              f"each correction is applied and ends in [{PORIAN_LAST_BAND[0]}, {PORIAN_LAST_BAND[1]}]. "
              f"Contradicted: the corrected setup's a is outside that band or the Kaplan-like a < 0.6."),
@@ -650,7 +652,8 @@ def practice_table(llama_fit=None, llama_C: float = 3.8e25) -> pd.DataFrame:
             {"model": "Chinchilla 70B as trained (1.4T tokens)", "tokens_per_param": 1.4e12 / 70e9,
              "source": "Hoffmann et al. arXiv 2203.15556 §4"}]
     lv = published.LLAMA3_TOKENS_OPT.value
-    rows.append({"model": f"Llama 3 IsoFLOP law at C={llama_C:.2g}", "tokens_per_param": llama_ratio(lv["coef"], lv["exp"]),
+    rows.append({"model": f"Llama 3 IsoFLOP law at C={llama_C:.2g}",
+                 "tokens_per_param": llama_ratio(lv["coef"], lv["exp"]),
                  "source": published.LLAMA3_TOKENS_OPT.source + "; rounded coefficients: at 3.8e25 FLOPs a 0.01 "
                  "change in the exponent moves the ratio by about 1.8×"})
     if llama_fit is not None:
@@ -759,7 +762,8 @@ def _checks_a(pa: PartA, records: list[dict], scale: str) -> list:
         checks.append(Check("branches land on their budget", dev <= BUDGET_TOL, f"max |C/C_budget − 1| = {dev:.3f}",
                             f"≤ {BUDGET_TOL}"))
         nf = ep[ep.role == EXP_FIT].groupby("budget").size()
-        checks.append(Check("sizes per fitted budget", len(nf) == len(p.budgets) and int(nf.min()) >= MIN_SIZES_PER_BUDGET,
+        enough = len(nf) == len(p.budgets) and int(nf.min()) >= MIN_SIZES_PER_BUDGET
+        checks.append(Check("sizes per fitted budget", enough,
                             f"{len(nf)} budgets, min {int(nf.min())} sizes", f"every budget ≥ {MIN_SIZES_PER_BUDGET}"))
         nn = [float(r["result"]["num_params"]["total"]) for r in records if r["experiment"] != EXP_STABLE]
         want = [float(num_params(TrainConfigModel(r).d_model, TrainConfigModel(r).n_layer, p.seq_len))
@@ -913,7 +917,8 @@ def _verdicts_b(b: dict) -> list:
     out.append(Verdict("C5.3", STATEMENTS["C5.3"], v, CRITERIA["C5.3"], ev, SOURCES["C5.3"]))
     # C5.4
     laws = b["laws"].set_index("fit")
-    t_sum, t_mean = laws.loc["refit (Huber sum, ours)", "tokens_per_param"], laws.loc["mean-reduced (ours)", "tokens_per_param"]
+    t_sum = laws.loc["refit (Huber sum, ours)", "tokens_per_param"]
+    t_mean = laws.loc["mean-reduced (ours)", "tokens_per_param"]
     t_pub = laws.loc["Hoffmann published (unrounded)", "tokens_per_param"]
     o_sum, o_mean = (laws.loc["refit (Huber sum, ours)", "huber_sum_objective"],
                      laws.loc["mean-reduced (ours)", "huber_sum_objective"])
@@ -930,15 +935,17 @@ def _verdicts_b(b: dict) -> list:
     tp = b["inference"]["tokens_per_param"].to_numpy()
     mono = bool(np.all(np.diff(tp) >= -1e-9 * tp[:-1]))
     prac = b["practice"].set_index("model")["tokens_per_param"]
-    ev = (f"Llama 3 refit tokens* = {lf.k:.3f}·C^{lf.p:.3f}; ratios: " + ", ".join(f"{k}: {v:.0f}" for k, v in prac.items())
-          + f"; inference-aware tokens/param {tp[0]:.1f} → {tp[-1]:.1f} over D_inf 1e9…1e14 ({'monotone' if mono else 'not monotone'})")
+    ratios = ", ".join(f"{k}: {v:.0f}" for k, v in prac.items())
+    ev = (f"Llama 3 refit tokens* = {lf.k:.3f}·C^{lf.p:.3f}; ratios: " + ratios
+          + f"; inference-aware tokens/param {tp[0]:.1f} → {tp[-1]:.1f} over D_inf 1e9…1e14 "
+          + f"({'monotone' if mono else 'not monotone'})")
     v = "reproduced" if ok_l and mono else "contradicted"
     out.append(Verdict("C5.6", STATEMENTS["C5.6"], v, CRITERIA["C5.6"], ev, SOURCES["C5.6"]))
     # C5.7
     po = b["porian"]
     match_p = bool((np.abs(po["a_ours"] - po["a_porian"]) <= PORIAN_TOL).all())
     verdicts = []
-    for ds, sub in po.groupby("dataset"):
+    for _ds, sub in po.groupby("dataset"):
         a = sub["a_ours"].to_numpy()
         mono_p = bool(np.all(np.diff(a) <= PORIAN_MONO_SLACK))
         verdicts.append((a[0] >= PORIAN_FIRST_MIN, PORIAN_LAST_BAND[0] <= a[-1] <= PORIAN_LAST_BAND[1], mono_p,

@@ -6,7 +6,8 @@ Every public fit validates its inputs here so that a bad table fails with one cl
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd

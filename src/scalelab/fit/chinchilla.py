@@ -179,15 +179,21 @@ def _mle_value_and_grad(params, x, y, t, delta, logz, weights=None):
     return f, g
 
 
-def _fit_mle(theta0, x, y, t, delta, weights=None):
+def _fit_mle(theta0, x, y, t, delta, weights=None, bounded=False):
     r = _lse._terms(theta0[None, :], x, y)[0][0] - t
     c = np.ones_like(r) if weights is None else weights
     # Near the Laplace limit (δ small) the MLE scale solves Σ ψ(z)·z = n, i.e. σ ≈ δ·mean|r|.
     sigma0 = max(delta * float((c * np.abs(r)).sum() / c.sum()), 1e-12)
     p0 = np.concatenate([theta0, [math.log(sigma0)]])
     logz = _log_huber_norm(delta)
+    # bounded=True boxes log σ to ±20 nats around its start. Only the bootstrap's fallback uses it:
+    # on a few resamples the unbounded line search tries exp(log σ) = inf, while on the full data the
+    # box changes L-BFGS-B's path on this nearly non-smooth (δσ ≈ 5e-9, almost L1) objective and it
+    # stops at a worse point (checked on Epoch's 240 points), so the default stays unbounded.
+    ls0 = math.log(sigma0)
+    bounds = [(None, None)] * 5 + [(ls0 - 20.0, ls0 + 20.0)] if bounded else None
     res = minimize(_mle_value_and_grad, p0, args=(x, y, t, delta, logz, weights), jac=True, method="L-BFGS-B",
-                   options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20})
+                   bounds=bounds, options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20})
     return res.x, float(res.fun)
 
 
@@ -327,13 +333,19 @@ def _bootstrap(theta, sigma, x, y, t, delta, method, n_boot, seed) -> pd.DataFra
         sig = np.full(n_boot, np.nan)
     else:
         thetas, sig = np.empty((n_boot, 5)), np.empty(n_boot)
+        fallbacks = 0
         for i in range(n_boot):
-            pr, _ = _fit_mle(theta, x, y, t, delta, weights=counts[i])
+            try:
+                pr, _ = _fit_mle(theta, x, y, t, delta, weights=counts[i])
+            except (OverflowError, FloatingPointError):
+                fallbacks += 1
+                pr, _ = _fit_mle(theta, x, y, t, delta, weights=counts[i], bounded=True)
             thetas[i], sig[i] = pr[:5], math.exp(pr[5])
     rows = [_derived(_params_from_theta(th)) for th in thetas]
     df = pd.DataFrame.from_records(rows)
     if method == "mle":
         df["sigma"] = sig
+        df.attrs["mle_bounded_fallbacks"] = fallbacks  # resamples refitted with log σ boxed
     return df
 
 
@@ -357,7 +369,7 @@ class FrontierResult(TableResult):
     d_law: PowerLawFit
     optima: pd.DataFrame = field(repr=False)
     variant: str = "parabola"
-    lowest: "FrontierResult | None" = field(default=None, repr=False)
+    lowest: FrontierResult | None = field(default=None, repr=False)
 
     @property
     def a(self) -> float:
@@ -592,7 +604,7 @@ def _envelope(runs: dict, n_levels: int) -> pd.DataFrame:
         ti = np.exp(np.interp(levels[inside], lf, np.log(g["tokens"].to_numpy())))
         idx = np.nonzero(inside)[0]
         better = li < best_loss[idx]
-        for k, j in enumerate(idx[better]):
+        for _k, j in enumerate(idx[better]):
             best[j] = (rid, float(g["N"].iloc[0]))
         best_loss[idx[better]] = li[better]
         best_tokens[idx[better]] = ti[better]

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from scalelab.fit._common import FitInputError, TableResult, as_positive_array, require_columns

@@ -75,7 +75,7 @@ def frontier(pa):
 def envelope(pa, stable):
     """Part A: loss vs C of the constant-LR runs (lines) and the cooldown endpoints (markers)."""
     fig, (ax,) = _fig()
-    for i, (run, g) in enumerate(stable.groupby("run", sort=False)):
+    for i, (_run, g) in enumerate(stable.groupby("run", sort=False)):
         ax.plot(g["flops"], g["loss"], "-", color=f"C{i}", lw=1, label=f"stable, N={g['N'].iloc[0]:.3g}")
         ep = pa.endpoints[(pa.endpoints.N == g["N"].iloc[0]) & (pa.endpoints.status == "finished")]
         ax.plot(ep["C"], ep["loss"], "o", color=f"C{i}")
@@ -122,7 +122,7 @@ def cs336(b):
     """Part B: CS336's synthetic IsoFLOPs and the approach-2 frontier with its 1e23/1e24 predictions."""
     fig, (ax1, ax2) = _fig(2, width=5.0)
     cs = b["cs336"]
-    for i, (c, g) in enumerate(cs.groupby("C")):
+    for _i, (c, g) in enumerate(cs.groupby("C")):
         ax1.plot(g["N"], g["loss"], "o-", ms=3, lw=0.8, label=f"{c:.1e}")
     ax1.set_xscale("log")
     ax1.set(xlabel="parameters N", ylabel="final loss", title="CS336 IsoFLOP data (synthetic)")
