@@ -402,7 +402,7 @@ def rendering_markdown(plan: list[dict]) -> str:
 
 
 def performance_markdown(root: Path | None = None) -> str:
-    """The newest benchmark record under ``results/bench/*.json``, or a note that none exists."""
+    """The benchmark records under ``results/bench/*.json`` as tables (machine, training, batching, fits)."""
     root = root or repo_root()
     files = sorted((root / "results" / "bench").glob("*.json"))
     if not files:
@@ -415,12 +415,34 @@ def performance_markdown(root: Path | None = None) -> str:
         except json.JSONDecodeError:
             out.append(f"`{path.name}`: unreadable (not JSON).\n")
             continue
-        flat = {k: v for k, v in rec.items() if not isinstance(v, (dict, list))}
-        for k, v in rec.items():
-            if isinstance(v, dict):
-                flat.update({f"{k}.{kk}": vv for kk, vv in v.items() if not isinstance(vv, (dict, list))})
-        out.append(f"**`results/bench/{path.name}`**\n\n"
-                   + _md_table([{"field": f"`{k}`", "value": v} for k, v in flat.items()], ["field", "value"]))
+        env = rec.get("environment", {})
+        out.append(f"**`results/bench/{path.name}`**, measured {rec.get('at', '?')} "
+                   f"on {env.get('device', '?')} ({env.get('cpu_count', '?')} CPUs, "
+                   f"{env.get('torch_threads', '?')} torch threads; "
+                   f"Python {env.get('python', '?')}, torch {env.get('torch', '?')}, "
+                   f"git {str(env.get('git_sha'))[:10]}).\n")
+        t = rec.get("train")
+        if t:
+            m = t.get("config", {}).get("model", {})
+            shape = (f"n_layer {m.get('n_layer')}, d_model {m.get('d_model')}, seq_len {m.get('seq_len')}, "
+                     f"batch {t['config'].get('batch_size')}")
+            rows = [{"quantity": "model", "value": shape},
+                    {"quantity": "N (total parameters)", "value": f"{t['num_params']:,}"},
+                    {"quantity": "tokens/s", "value": f"{t['tokens_per_s']:,.0f}"},
+                    {"quantity": "6·N·tokens/s", "value": f"{t['model_flops_per_s'] / 1e9:.1f} GFLOP/s"},
+                    {"quantity": "measured matmul peak", "value": f"{t['matmul_peak_flops_per_s'] / 1e9:.1f} GFLOP/s"},
+                    {"quantity": "utilisation", "value": f"{t['utilisation']:.3f}"}]
+            out.append("Single-run training:\n\n" + _md_table(rows, ["quantity", "value"]))
+        b = rec.get("batched")
+        if b:
+            rows = [{"d_model": r["d_model"], "K": r["K"], "sequential (s)": f"{r['sequential_s']:.2f}",
+                     "batched (s)": f"{r['batched_s']:.2f}", "speed-up": f"{r['speedup']:.2f}×"} for r in b["rows"]]
+            out.append(f"K models trained together vs one after another ({b.get('steps')} steps each):\n\n"
+                       + _md_table(rows, ["d_model", "K", "sequential (s)", "batched (s)", "speed-up"]))
+        f = rec.get("fit")
+        if f:
+            rows = [{"fit": k, "value": f"{v:.3g}"} for k, v in f.items() if isinstance(v, (int, float))]
+            out.append("Fitting core:\n\n" + _md_table(rows, ["fit", "value"]))
     return "\n".join(out)
 
 
