@@ -79,3 +79,10 @@ def test_chapter_module_and_report(nb):
     code = "\n".join(c.source for c in _read(nb).cells if c.cell_type == "code")
     assert ".save(" in code and ".assert_valid()" in code, \
         f"{nb.name}: save the Report (report.save(paths.report_path(SLUG, scale))) and call report.assert_valid()"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_no_python_cross_references(nb):
+    """The book has no API pages, so `{py:func}` and friends cannot resolve and fail the -n build."""
+    bad = [c.source[:60] for c in _read(nb).cells if c.cell_type == "markdown" and "{py:" in c.source]
+    assert not bad, f"{nb.name}: Python cross-reference roles in markdown (use code literals): {bad}"
