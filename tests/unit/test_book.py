@@ -100,9 +100,19 @@ def test_performance_placeholder_and_record(fake_repo):
     assert "Not yet measured" in book.performance_markdown()
     bench = fake_repo / "results" / "bench"
     bench.mkdir(parents=True)
-    (bench / "cpu.json").write_text(json.dumps({"tokens_per_s": 1234.5, "env": {"torch": "2.13.0"}}))
+    record = {
+        "at": "2026-01-01T00:00:00Z", "environment": {"torch": "2.13.0", "device": "cpu", "cpu_count": 2},
+        "train": {"config": {"model": {"n_layer": 4, "d_model": 128, "seq_len": 128}, "batch_size": 32},
+                  "num_params": 868352, "tokens_per_s": 1234.5, "model_flops_per_s": 6.4e9,
+                  "matmul_peak_flops_per_s": 1.28e10, "utilisation": 0.5},
+        "batched": {"steps": 20, "rows": [{"d_model": 64, "K": 8, "sequential_s": 2.0, "batched_s": 1.0,
+                                           "speedup": 2.0}]},
+        "fit": {"grid_fit_s": 0.9},
+    }
+    (bench / "bench_cpu.json").write_text(json.dumps(record))
     text = book.performance_markdown()
-    assert "`tokens_per_s` | 1234.5" in text and "`env.torch` | 2.13.0" in text
+    assert "torch 2.13.0" in text and "1,234" in text and "| 0.500 |" in text
+    assert "| 64 | 8 |" in text and "2.00×" in text and "grid_fit_s" in text
 
 
 def test_stage_needs_an_execution(fake_repo):
