@@ -52,7 +52,10 @@ def test_sigkill_then_resume_loses_nothing(tmp_path):
     """Kill a writer (large records, so some writes are in flight) and rerun it to completion."""
     n = 60
     p = _spawn(tmp_path, "a", n, pad=200_000)
-    time.sleep(1.5)
+    path = tmp_path / "s.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not path.exists() or path.read_bytes().count(b"\n") < 5):
+        time.sleep(0.01)  # kill once a few records are down and more are being written
     p.send_signal(signal.SIGKILL)
     p.wait()
     before = len(RunStore(tmp_path / "s.jsonl").records())
