@@ -202,6 +202,23 @@ def lookup(specs: list[RunSpec], store: RunStore, *, command: str = "") -> list[
     return [have[s.config_key] for s in specs]
 
 
+def run_chapter(slug: str, nb: str, specs: list[RunSpec], scale: str, *, device: str = "auto",
+                refresh: bool = False, records_only: bool = False, store: RunStore | None = None) -> list[dict]:
+    """A chapter's records at ``scale``: trained where missing, or looked up (``records_only``).
+
+    The common body of every ``scalelab.experiments.<slug>.run``.
+
+    Raises:
+        MissingRecordsError: in records-only mode, naming ``make chapter NB=<nb> SCALE=<scale>``.
+    """
+    from scalelab.paths import results_path
+
+    store = store if store is not None else RunStore(results_path(slug, scale))
+    if records_only:
+        return lookup(specs, store, command=f"make chapter NB={nb} SCALE={scale}")
+    return sweep(specs, store, device=device, refresh=refresh)
+
+
 def estimated_flops(cfg: TrainConfig) -> float:
     """6·N·D for a config, N counted on the meta device (no memory, no init)."""
     import torch

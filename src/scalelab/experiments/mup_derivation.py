@@ -249,15 +249,10 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
         ValueError: on an unknown scale.
         scalelab.sweep.MissingRecordsError: in records-only mode, naming the command that makes them.
     """
-    from scalelab.paths import results_path
-    from scalelab.store import RunStore
-    from scalelab.sweep import lookup, sweep
+    from scalelab.sweep import run_chapter
 
-    specs = plan(scale, seed=seed)
-    store = store if store is not None else RunStore(results_path(SLUG, scale))
-    if records_only:
-        return lookup(specs, store, command=f"make chapter NB={NB} SCALE={scale}")
-    return sweep(specs, store, device=device, refresh=refresh)
+    return run_chapter(SLUG, NB, plan(scale, seed=seed), scale, device=device, refresh=refresh,
+                       records_only=records_only, store=store)
 
 
 # ----------------------------------------------------------------------------- cost
