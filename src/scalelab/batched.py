@@ -212,24 +212,58 @@ def run_batched_groups(specs, store, *, device: str = "auto", on_done=None) -> l
     return rest
 
 
-def bench_batched(device: str = "auto", widths=(64, 128, 256), ks=(1, 2, 4, 8), steps: int = 20) -> dict:
-    """Wall time of K configs batched vs sequential (same trainer, same warm process)."""
-    from scalelab.model import ModelConfig
+def _train_quiet(cfg, device):
     from scalelab.train import train
 
+    train(cfg, device=device)
+    return None
+
+
+def bench_batched(device: str = "auto", widths=(64, 128, 256), ks=(1, 2, 4, 8), steps: int = 20,
+                  jobs: int | None = None) -> dict:
+    """Wall time of K configs three ways, in one process run: one after another through the same
+    trainer in this warm process (``sequential``, torch's default threads), stacked in one batched
+    model (``batched``), and side by side on ``jobs`` worker processes with cores/jobs threads each
+    (``parallel``; CPU only, default: one worker per core; the pool is started and warmed first)."""
+    import multiprocessing as mp
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from scalelab.model import ModelConfig
+    from scalelab.sweep import _worker_init
+    from scalelab.train import train
+
+    dev = resolve_device(device)
+    pool = None
+    if dev.type == "cpu":
+        jobs = jobs or (os.cpu_count() or 1)
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                                   initializer=_worker_init, initargs=(max(1, (os.cpu_count() or 1) // jobs),))
     rows = []
-    for d in widths:
-        base = TrainConfig(model=ModelConfig(d_model=d, n_layer=2, d_head=16, seq_len=128, base_d_model=64),
-                           total_steps=steps, batch_size=16, eval_tokens=128 * 16, schedule="constant")
-        train(base.replace(total_steps=3), device=device)  # warm up
-        for k in ks:
-            cfgs = [base.replace(lr=1e-3 * 2 ** (i / 2), seed=i) for i in range(k)]
-            t0 = time.perf_counter()
-            for c in cfgs:
-                train(c, device=device)
-            seq = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            train_batched(cfgs, device=device)
-            bat = time.perf_counter() - t0
-            rows.append({"d_model": d, "K": k, "sequential_s": seq, "batched_s": bat, "speedup": seq / bat})
-    return {"steps": steps, "rows": rows}
+    try:
+        for d in widths:
+            base = TrainConfig(model=ModelConfig(d_model=d, n_layer=2, d_head=16, seq_len=128, base_d_model=64),
+                               total_steps=steps, batch_size=16, eval_tokens=128 * 16, schedule="constant")
+            train(base.replace(total_steps=3), device=device)  # warm up
+            if pool is not None:
+                list(pool.map(_train_quiet, [base.replace(total_steps=3)] * jobs, [device] * jobs))
+            for k in ks:
+                cfgs = [base.replace(lr=1e-3 * 2 ** (i / 2), seed=i) for i in range(k)]
+                t0 = time.perf_counter()
+                for c in cfgs:
+                    train(c, device=device)
+                seq = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                train_batched(cfgs, device=device)
+                bat = time.perf_counter() - t0
+                row = {"d_model": d, "K": k, "sequential_s": seq, "batched_s": bat, "speedup": seq / bat}
+                if pool is not None:
+                    t0 = time.perf_counter()
+                    list(pool.map(_train_quiet, cfgs, [device] * k))
+                    par = time.perf_counter() - t0
+                    row.update(parallel_s=par, parallel_speedup=seq / par)
+                rows.append(row)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return {"steps": steps, "rows": rows, "jobs": jobs, "threads_sequential": torch.get_num_threads()}

@@ -435,10 +435,19 @@ def performance_markdown(root: Path | None = None) -> str:
             out.append("Single-run training:\n\n" + _md_table(rows, ["quantity", "value"]))
         b = rec.get("batched")
         if b:
+            par = any("parallel_s" in r for r in b["rows"])
             rows = [{"d_model": r["d_model"], "K": r["K"], "sequential (s)": f"{r['sequential_s']:.2f}",
-                     "batched (s)": f"{r['batched_s']:.2f}", "speed-up": f"{r['speedup']:.2f}×"} for r in b["rows"]]
-            out.append(f"K models trained together vs one after another ({b.get('steps')} steps each):\n\n"
-                       + _md_table(rows, ["d_model", "K", "sequential (s)", "batched (s)", "speed-up"]))
+                     "batched (s)": f"{r['batched_s']:.2f}", "batched speed-up": f"{r['speedup']:.2f}×",
+                     "parallel (s)": f"{r['parallel_s']:.2f}" if "parallel_s" in r else "–",
+                     "parallel speed-up": f"{r['parallel_speedup']:.2f}×" if "parallel_s" in r else "–"}
+                    for r in b["rows"]]
+            cols = ["d_model", "K", "sequential (s)", "batched (s)", "batched speed-up"]
+            if par:
+                cols += ["parallel (s)", "parallel speed-up"]
+            how = (f" Sequential uses {b['threads_sequential']} torch threads in one process; parallel uses "
+                   f"{b['jobs']} worker processes." if par and "jobs" in b else "")
+            out.append(f"K models trained together vs one after another ({b.get('steps')} steps each).{how}\n\n"
+                       + _md_table(rows, cols))
         f = rec.get("fit")
         if f:
             rows = [{"fit": k, "value": f"{v:.3g}"} for k, v in f.items() if isinstance(v, (int, float))]

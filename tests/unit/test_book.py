@@ -106,13 +106,15 @@ def test_performance_placeholder_and_record(fake_repo):
                   "num_params": 868352, "tokens_per_s": 1234.5, "model_flops_per_s": 6.4e9,
                   "matmul_peak_flops_per_s": 1.28e10, "utilisation": 0.5},
         "batched": {"steps": 20, "rows": [{"d_model": 64, "K": 8, "sequential_s": 2.0, "batched_s": 1.0,
-                                           "speedup": 2.0}]},
+                                           "speedup": 2.0, "parallel_s": 1.6, "parallel_speedup": 1.25}],
+                    "jobs": 2, "threads_sequential": 2},
         "fit": {"grid_fit_s": 0.9},
     }
     (bench / "bench_cpu.json").write_text(json.dumps(record))
     text = book.performance_markdown()
     assert "torch 2.13.0" in text and "1,234" in text and "| 0.500 |" in text
     assert "| 64 | 8 |" in text and "2.00×" in text and "grid_fit_s" in text
+    assert "1.25×" in text and "2 worker processes" in text
 
 
 def test_stage_needs_an_execution(fake_repo):

@@ -7,7 +7,7 @@ import pytest
 
 from scalelab.model import ModelConfig
 from scalelab.store import RunStore
-from scalelab.sweep import MissingRecordsError, RunSpec, lookup, sweep
+from scalelab.sweep import MissingRecordsError, RunSpec, lookup, run_pending, sweep
 from scalelab.train import TrainConfig
 
 BASE = TrainConfig(
@@ -45,3 +45,71 @@ def test_sweep_with_dask_local_cluster(tmp_path):
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         recs = sweep(SPECS, RunStore(tmp_path / "s.jsonl"), executor=client, device="cpu", progress=False)
     assert len(recs) == 2
+
+
+def _parent_and_branch():
+    parent = RunSpec("wsd", BASE.replace(schedule="constant", total_steps=6, checkpoint_steps=(3,)))
+    branch = RunSpec("wsd", BASE.replace(schedule="wsd", total_steps=6, init_from=parent.config_key, init_step=3))
+    return parent, branch
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_run_pending_runs_branches_after_parents(tmp_path, jobs):
+    parent, branch = _parent_and_branch()
+    plan = [*SPECS, parent, branch]
+    store = RunStore(tmp_path / "s.jsonl")
+    # the branch comes first on purpose: it must wait until its parent is recorded
+    ran = run_pending([branch, *plan[:3]], plan, store, jobs=jobs, device="cpu", threads=1)
+    assert ran == 4
+    recs = store.by_config_key()
+    assert set(recs) == {s.config_key for s in plan}
+    assert recs[branch.config_key]["result"]["start_step"] == 3
+    assert run_pending(plan, plan, store, jobs=jobs, device="cpu") == 0  # everything is recorded
+
+
+def test_run_pending_respects_the_time_budget(tmp_path):
+    store = RunStore(tmp_path / "s.jsonl")
+    assert run_pending(SPECS, SPECS, store, budget_s=0.0) == 0
+    assert store.records() == []
+
+
+def test_sweep_cli_rejects_bad_jobs():
+    from scalelab.sweep import main
+
+    with pytest.raises(SystemExit, match="--jobs must be a positive integer"):
+        main(["01", "--jobs", "0", "--status"])
+
+
+def test_default_jobs(monkeypatch):
+    import os
+
+    from scalelab.sweep import default_jobs
+
+    monkeypatch.delenv("SCALELAB_JOBS", raising=False)
+    assert default_jobs("cpu", "smoke") == 1
+    assert default_jobs("cpu", "cpu") == (os.cpu_count() or 1)
+    monkeypatch.setenv("SCALELAB_JOBS", "3")
+    assert default_jobs("cpu", "smoke") == 3
+    monkeypatch.setenv("SCALELAB_JOBS", "two")
+    with pytest.raises(ValueError, match="SCALELAB_JOBS must be a positive integer"):
+        default_jobs("cpu", "cpu")
+
+
+def test_pending_in_order_puts_roots_first():
+    from scalelab.sweep import pending_in_order
+
+    parent, branch = _parent_and_branch()
+    big = RunSpec("grid", BASE.replace(d_model=32, base_d_model=32))
+    assert pending_in_order([branch, big, parent]) == [parent, big, branch]
+    assert pending_in_order([branch, big, parent], "costliest") == [big, parent, branch]
+    with pytest.raises(ValueError, match="'cheapest' or 'costliest'"):
+        pending_in_order([parent], "random")
+
+
+def test_run_chapter_trains_on_workers(tmp_path, monkeypatch):
+    from scalelab.sweep import run_chapter
+
+    monkeypatch.setenv("SCALELAB_JOBS", "2")
+    store = RunStore(tmp_path / "s.jsonl")
+    recs = run_chapter("grid", "01", SPECS, "smoke", device="cpu", store=store)
+    assert len(recs) == 2 and len(store.records()) == 2
