@@ -23,6 +23,7 @@ cores. On a GPU they are batched instead (:mod:`scalelab.batched`).
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import logging
 import math
@@ -262,16 +263,42 @@ def pending_in_order(pending: list[RunSpec], order: str = "cheapest") -> list[Ru
     return roots + branches
 
 
-def estimated_flops(cfg: TrainConfig) -> float:
-    """6·N·D for a config, N counted on the meta device (no memory, no init)."""
+@functools.lru_cache(maxsize=4096)
+def _num_params(model_cfg) -> int:
     import torch
 
     from scalelab.model import GPT
 
     with torch.device("meta"):
-        model = GPT(cfg.model)
-    n = sum(p.numel() for p in model.parameters())
-    return 6.0 * n * cfg.tokens_per_step * (cfg.total_steps - cfg.init_step)
+        model = GPT(model_cfg)
+    return sum(p.numel() for p in model.parameters())
+
+
+def estimated_flops(cfg: TrainConfig) -> float:
+    """6·N·D for a config's training steps, N counted on the meta device (no memory, no init)."""
+    return 6.0 * _num_params(cfg.model) * cfg.tokens_per_step * (cfg.total_steps - cfg.init_step)
+
+
+# Reference speed for the chapters' compute notes, from chapter 1's cpu records on the 2-core machine (two
+# single-thread workers: d_model 128 and 256 at 500 steps took about 60 s and 170 s each, side by side); the
+# gpu figure is a rough H100 bf16 guess, not a measurement.
+REF_FLOPS_PER_S = {"cpu": 1.1e11, "gpu": 3e13}
+REF_STEP_OVERHEAD_S = {"cpu": 0.01, "gpu": 0.01}  # per optimizer step (Python, kernel launches), per machine
+EVAL_FACTOR = 1.0 / 3.0  # an evaluation token costs a forward pass: 2N of the 6N FLOPs
+
+
+def estimated_seconds(cfg: TrainConfig, device: str = "cpu") -> float:
+    """Rough wall time of one run on the reference machine (``device``: "cpu" or "gpu"): 6·N·D for the
+    training steps plus a forward pass per evaluation token, at :data:`REF_FLOPS_PER_S`, plus a per-step
+    overhead. Good to a factor of about 1.5; used for the compute notes and the sweep's time budget.
+    """
+    if device not in REF_FLOPS_PER_S:
+        raise ValueError(f"device must be one of {sorted(REF_FLOPS_PER_S)}, got {device!r}")
+    n = _num_params(cfg.model)
+    steps = cfg.total_steps - cfg.init_step
+    n_evals = 1 + (steps // cfg.eval_every if cfg.eval_every else 0)
+    flops = 6.0 * n * cfg.tokens_per_step * steps + EVAL_FACTOR * 6.0 * n * cfg.eval_tokens * n_evals
+    return flops / REF_FLOPS_PER_S[device] + steps * REF_STEP_OVERHEAD_S[device]
 
 
 def _worker_init(threads: int) -> None:

@@ -272,20 +272,6 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
 
 
 # ---- cost ------------------------------------------------------------------------------------
-REF_FLOPS_PER_S = {"cpu": 1.3e11, "gpu": 3e13}  # 6ND FLOP/s: 2-core fp32 reference machine; rough H100 bf16
-REF_STEP_OVERHEAD_S = {"cpu": 0.02, "gpu": 0.01}  # per-step Python/launch overhead
-REF_EVAL_FACTOR = 1 / 3  # an eval token costs about a third of a training token (forward only)
-
-
-def estimated_seconds(cfg, device: str = "cpu") -> float:
-    """Rough wall time of one run: 6·N·D at a reference throughput, evals, and a per-step overhead."""
-    n = num_params(cfg.model.d_model, cfg.model.n_layer, cfg.model.seq_len)
-    steps = cfg.total_steps - cfg.init_step
-    n_evals = 1 + (steps // cfg.eval_every if cfg.eval_every else 0)
-    flops = 6.0 * n * cfg.tokens_per_step * steps + REF_EVAL_FACTOR * 6.0 * n * cfg.eval_tokens * n_evals
-    return flops / REF_FLOPS_PER_S[device] + steps * REF_STEP_OVERHEAD_S[device]
-
-
 def ledger(scale: str, seed: int = 0) -> pd.DataFrame:
     """Compute per size: what the shared stable run plus branches cost vs training every point from scratch.
 
@@ -313,6 +299,8 @@ def ledger(scale: str, seed: int = 0) -> pd.DataFrame:
 
 def plan_summary(scale: str) -> pd.DataFrame:
     """Runs, steps and estimated hours of each part at ``scale``."""
+    from scalelab.sweep import estimated_seconds
+
     specs = plan(scale)
     dev = "gpu" if scale == "gpu" else "cpu"
     rows = []

@@ -330,31 +330,12 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
 
 
 # ----------------------------------------------------------------------------- cost
-REF_FLOPS_PER_S = {"cpu": 1.3e11, "gpu": 3e13}  # 6·N·D per second: 2-core reference machine (fp32); rough H100
-REF_STEP_OVERHEAD_S = {"cpu": 0.02, "gpu": 0.01}  # per optimizer step (Python, launch)
-
-
-def _n_total(scale: str, d: int) -> int:
-    from scalelab.flops import num_params_by_shape
-
-    p = chapter_plan(scale)
-    return num_params_by_shape(n_layer=p.n_layer, d_model=d, n_head=d // p.d_head, d_head=p.d_head, d_ff=4 * d,
-                               vocab_size=256, seq_len=p.seq_len)
-
-
-def estimated_seconds(scale: str, cfg) -> float:
-    """Rough wall time of one run: 6·N·D at the reference throughput plus a per-step overhead.
-
-    Calibrated on the reference timings of a 2-layer model at seq 128, batch 16, 300 steps on 2 cores
-    (d_model 32/64/128/256 ≈ 7/9/17/50 s); gpu numbers are a rough guess.
-    """
-    dev = "gpu" if scale == "gpu" else "cpu"
-    flops = 6.0 * _n_total(scale, cfg.model.d_model) * cfg.num_tokens
-    return flops / REF_FLOPS_PER_S[dev] + cfg.total_steps * REF_STEP_OVERHEAD_S[dev]
 
 
 def plan_summary(scale: str, seed: int = 0) -> pd.DataFrame:
     """One row per budget: model, tokens, C, grid, runs, steps and estimated hours; a total row last."""
+    from scalelab.sweep import estimated_seconds
+
     p = chapter_plan(scale)
     specs = plan(scale, seed)
     rows = []
@@ -368,7 +349,7 @@ def plan_summary(scale: str, seed: int = 0) -> pd.DataFrame:
             "B_tok grid": f"2^{b.batch_exps[0]}…2^{b.batch_exps[-1]} ({len(b.batch_exps)})",
             "η grid": f"2^{b.lr_exps[0]:g}…2^{b.lr_exps[-1]:g} ({len(b.lr_exps)})",
             "runs": len(mine), "steps": f"{min(steps)}…{max(steps)}",
-            "est_hours": sum(estimated_seconds(scale, s.config) for s in mine) / 3600,
+            "est_hours": sum(estimated_seconds(s.config, "gpu" if scale == "gpu" else "cpu") for s in mine) / 3600,
         })
     df = pd.DataFrame(rows)
     total = {"budget": "total", "runs": int(df["runs"].sum()), "est_hours": float(df["est_hours"].sum())}

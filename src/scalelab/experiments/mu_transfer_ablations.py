@@ -340,32 +340,11 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
 
 
 # ----------------------------------------------------------------------------- cost
-REF_FLOPS_PER_S = {"cpu": 1.3e11, "gpu": 3e13}  # fp32 on the 2-core reference machine; a rough H100 bf16 figure
-REF_STEP_OVERHEAD_S = {"cpu": 0.02, "gpu": 0.01}  # per-step Python/launch overhead
-REF_EVAL_FACTOR = 1.0 / 3.0  # an evaluation token costs a forward pass: 2N of the 6N FLOPs
-
-
-def estimated_seconds(cfg, device: str = "cpu") -> float:
-    """Rough wall time of one run: 6·N·D (+ 2·N per eval token) at a reference throughput plus per-step overhead.
-
-    N from the shapes (:func:`scalelab.flops.num_params_by_shape`, matrices only). Calibrated on the reference
-    timings of a 2-layer model at seq 128, batch 16, 300 steps on 2 cores (d_model 32/64/128/256 ≈ 7/9/17/50 s).
-    """
-    from scalelab.flops import num_params_by_shape
-
-    m = cfg.model
-    n_head, d_head = m.heads
-    n = num_params_by_shape(n_layer=m.n_layer, d_model=m.d_model, n_head=n_head, d_head=d_head, d_ff=m.d_ff,
-                            vocab_size=m.vocab_size, seq_len=m.seq_len, tie_embeddings=m.tie_embeddings,
-                            gated_mlp=m.activation == "swiglu")
-    steps = cfg.total_steps - cfg.init_step
-    flops = 6.0 * n * cfg.tokens_per_step * steps + REF_EVAL_FACTOR * 6.0 * n * cfg.eval_tokens
-    return flops / REF_FLOPS_PER_S[device] + steps * REF_STEP_OVERHEAD_S[device]
-
-
 def plan_summary(scale: str):
     """One row per ablation: claim, the delta, runs, steps, tokens per run, LR grid, estimated hours."""
     import pandas as pd
+
+    from scalelab.sweep import estimated_seconds
 
     p = chapter_plan(scale)
     dev = "gpu" if scale == "gpu" else "cpu"

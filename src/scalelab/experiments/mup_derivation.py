@@ -256,25 +256,11 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
 
 
 # ----------------------------------------------------------------------------- cost
-REF_FLOPS_PER_S = {"cpu": 1.3e11, "gpu": 3e13}  # fp32 on the 2-core reference machine; a rough H100 bf16 figure
-REF_STEP_OVERHEAD_S = {"cpu": 0.02, "gpu": 0.01}  # per-step Python/launch overhead
-
-
-def estimated_seconds(cfg, device: str = "cpu") -> float:
-    """Rough wall time of one run: 6·N·D at a reference throughput plus a per-step overhead.
-
-    Calibrated on the reference timings of a 2-layer model at seq 128, batch 16, 300 steps on 2 cores
-    (d_model 32/64/128/256 ≈ 7/9/17/50 s).
-    """
-    from scalelab.sweep import estimated_flops
-
-    steps = cfg.total_steps - cfg.init_step
-    return estimated_flops(cfg) / REF_FLOPS_PER_S[device] + steps * REF_STEP_OVERHEAD_S[device]
-
-
 def plan_summary(scale: str):
     """One row per part of the chapter: runs, steps, tokens per run and estimated cost."""
     import pandas as pd
+
+    from scalelab.sweep import estimated_seconds
 
     p = chapter_plan(scale)
     specs = plan(scale)

@@ -289,17 +289,15 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
 
 
 # ----------------------------------------------------------------------------- cost
-REF_SECONDS_PER_STEP = {"smoke": 0.01, "cpu": 0.03, "gpu": 0.01}  # 2-core reference: d64, 2 layers, 300 steps ≈ 9 s
-EVAL_STEP_EQUIV = 1.0 / 3.0  # a forward pass over one token ≈ 1/3 of a training step's work on it
-
-
 def plan_summary(scale: str, seed: int = 0):
     """Runs, optimizer steps (incl. evaluation work in step-equivalents) and estimated hours per protocol.
 
-    The cpu estimate uses the reference speed of the 2-core machine (d_model 64, 2 layers, seq 128,
-    batch 16: 300 steps ≈ 9 s); the gpu one a rough 0.01 s per step.
+    Hours from :func:`scalelab.sweep.estimated_seconds` (the reference machine's measured speed on cpu,
+    a rough guess on gpu).
     """
     import pandas as pd
+
+    from scalelab.sweep import EVAL_FACTOR, estimated_seconds
 
     p = chapter_plan(scale)
     rows = {}
@@ -307,13 +305,14 @@ def plan_summary(scale: str, seed: int = 0):
         c = s.config
         steps = c.total_steps - c.init_step
         n_eval = (len(range(c.init_step + 1, c.total_steps + 1)) // c.eval_every if c.eval_every else 0) + 1
-        eval_equiv = n_eval * c.eval_tokens * EVAL_STEP_EQUIV / c.tokens_per_step
-        r = rows.setdefault(s.experiment, {"protocol": s.experiment, "runs": 0, "steps": 0, "eval_step_equiv": 0.0})
+        eval_equiv = n_eval * c.eval_tokens * EVAL_FACTOR / c.tokens_per_step
+        r = rows.setdefault(s.experiment, {"protocol": s.experiment, "runs": 0, "steps": 0, "eval_step_equiv": 0.0,
+                                           "est_hours": 0.0})
+        r["est_hours"] += estimated_seconds(c, "gpu" if scale == "gpu" else "cpu") / 3600
         r["runs"] += 1
         r["steps"] += steps
         r["eval_step_equiv"] += eval_equiv
     df = pd.DataFrame(list(rows.values()))
-    df["est_hours"] = (df["steps"] + df["eval_step_equiv"]) * REF_SECONDS_PER_STEP[scale] / 3600
     total = {"protocol": "total", "runs": int(df["runs"].sum()), "steps": int(df["steps"].sum()),
              "eval_step_equiv": float(df["eval_step_equiv"].sum()), "est_hours": float(df["est_hours"].sum())}
     df = pd.concat([df, pd.DataFrame([total])], ignore_index=True)
