@@ -1,7 +1,5 @@
 """Chinchilla approaches 1–3: known answers, Epoch's published fits, the fast path vs plain scipy."""
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,34 +8,10 @@ import pytest
 from scalelab.fit import FitInputError, _lse, approach1, approach2, approach3
 
 TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "data"
 
 
 def law(N, D, p=TRUE):
     return p["E"] + p["A"] / N ** p["alpha"] + p["B"] / D ** p["beta"]
-
-
-@pytest.fixture
-def anchors_env(monkeypatch):
-    """Point SCALELAB_ANCHORS_DIR at the local anchor copy (CI sets it; fall back to ../shared)."""
-    if not os.environ.get("SCALELAB_ANCHORS_DIR"):
-        if not SHARED.is_dir():
-            pytest.skip("anchor data not available: set SCALELAB_ANCHORS_DIR")
-        monkeypatch.setenv("SCALELAB_ANCHORS_DIR", str(SHARED))
-
-
-@pytest.fixture(scope="module")
-def epoch_ndl():
-    d = os.environ.get("SCALELAB_ANCHORS_DIR") or (str(SHARED) if SHARED.is_dir() else None)
-    if d is None:
-        pytest.skip("anchor data not available: set SCALELAB_ANCHORS_DIR")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SCALELAB_ANCHORS_DIR", d)
-    from scalelab import anchors
-
-    out = anchors.epoch_chinchilla_ndl()
-    mp.undo()
-    return out
 
 
 @pytest.fixture(scope="module")

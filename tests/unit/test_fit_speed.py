@@ -11,29 +11,13 @@ resample is an independent row of one batched solve, so the cost is linear in th
 
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from scalelab.fit import approach3
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "data"
 SLACK = 1.0 if os.environ.get("SCALELAB_STRICT_TIMING") == "1" else 4.0
-
-
-@pytest.fixture(scope="module")
-def epoch_ndl():
-    d = os.environ.get("SCALELAB_ANCHORS_DIR") or (str(SHARED) if SHARED.is_dir() else None)
-    if d is None:
-        pytest.skip("anchor data not available: set SCALELAB_ANCHORS_DIR")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SCALELAB_ANCHORS_DIR", d)
-    from scalelab import anchors
-
-    out = anchors.epoch_chinchilla_ndl()
-    mp.undo()
-    return out
 
 
 def test_grid_fit_within_target(epoch_ndl):

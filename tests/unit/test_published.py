@@ -1,21 +1,13 @@
 """scalelab.published agrees with published_figures.json and marks secondary values."""
 
-import os
-from pathlib import Path
 
 import pytest
 
 from scalelab import published
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "data"
-
 
 @pytest.fixture
-def figures(monkeypatch):
-    if not os.environ.get("SCALELAB_ANCHORS_DIR"):
-        if not SHARED.is_dir():
-            pytest.skip("anchor data not available: set SCALELAB_ANCHORS_DIR")
-        monkeypatch.setenv("SCALELAB_ANCHORS_DIR", str(SHARED))
+def figures(anchors_env):
     from scalelab import anchors
 
     return anchors.published_figures()
