@@ -158,7 +158,7 @@ PLANS = {
     ),
     "cpu": ChapterPlan(
         d_model=64, n_layer=2, seq_len=128, batch_size=16, budgets=(500, 1000, 2000, 4000), warmup_steps=50,
-        lr_exponents=tuple(e / 2 for e in range(-21, -12)),  # 2^-10.5 … 2^-6.5
+        lr_exponents=tuple(e / 2 for e in range(-20, -11)),  # 2^-10 … 2^-6 (chapter 1: SP d64 cosine optimum ≈ 2^-7)
         second_seed_budgets=(500, 1000), fractions=(0.025, 0.05, 0.1, 0.2, 0.4),
         shapes=("linear", "cosine", "1-sqrt"), sweep_budgets=(500, 1000, 2000, 4000), eval_every=100,
         cosine_eval_every=250, eval_tokens=65536,
