@@ -163,7 +163,10 @@ PLANS = {
         warmup_steps=2, eval_tokens=1024, n_evals=4, min_steps=6, max_steps=60, n_bootstrap=20, b_bootstrap=20,
         grid_stride=50, mean_stride=150),
     "cpu": ChapterPlan(
-        sizes=((32, 1), (48, 2), (64, 2), (96, 3), (128, 4)), heldout_sizes=((96, 3), (128, 4), (160, 4), (192, 4)),
+        # (16, 1) and the held-out (64, 2) were added after the first complete sweep: its smallest budget's
+        # profile had its minimum at the smallest size, and the held-out sizes missed the predicted N_opt.
+        sizes=((16, 1), (32, 1), (48, 2), (64, 2), (96, 3), (128, 4)),
+        heldout_sizes=((64, 2), (96, 3), (128, 4), (160, 4), (192, 4)),
         budgets=(1e12, 2.5e12, 5e12, 1e13), heldout_budget=3e13, seq_len=128, batch_size=16,
         lr=2.0 ** -6, warmup_steps=20, eval_tokens=65536, n_evals=8, min_steps=100, max_steps=25000, n_bootstrap=400,
         b_bootstrap=400, grid_stride=1, mean_stride=5),
