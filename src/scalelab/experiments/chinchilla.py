@@ -37,7 +37,7 @@ from scalelab.scales import validate_scale
 SLUG = "chinchilla"
 NOTEBOOK = "05_chinchilla.ipynb"
 NB = NOTEBOOK[:2]
-VERSION = 1
+VERSION = 2  # 2: cpu design with one depth and chapter 1's μP model (see PLANS)
 EXP_STABLE = "stable"  # constant-LR run per size, checkpoints at the cooldown starts
 EXP_FIT = "isoflop"  # cooldown branches on the fitted budgets
 EXP_HELDOUT = "heldout"  # cooldown branches on the held-out budget (never fitted)
@@ -150,6 +150,9 @@ class ChapterPlan:
     b_bootstrap: int  # Part B bootstrap resamples (Epoch, CS336)
     grid_stride: int  # Part B: every k-th of Hoffmann's 4,500 starts (1 = all)
     mean_stride: int  # Part B: the mean-reduced fit's starts (plain scipy, slow)
+    base_d_model: int = 64  # μP base width (the LR is the base model's)
+    n_head: int | None = None  # fixed head count (d_head grows with width); None: 16-dim heads
+    init_std: float = 0.02  # base init σ
 
     @property
     def tokens_per_step(self) -> int:
@@ -163,13 +166,17 @@ PLANS = {
         warmup_steps=2, eval_tokens=1024, n_evals=4, min_steps=6, max_steps=60, n_bootstrap=20, b_bootstrap=20,
         grid_stride=50, mean_stride=150),
     "cpu": ChapterPlan(
-        # (16, 1) and the held-out (64, 2) were added after the first complete sweep: its smallest budget's
-        # profile had its minimum at the smallest size, and the held-out sizes missed the predicted N_opt.
-        sizes=((16, 1), (32, 1), (48, 2), (64, 2), (96, 3), (128, 4)),
-        heldout_sizes=((64, 2), (96, 3), (128, 4), (160, 4), (192, 4)),
+        # Version 2. Version 1 mixed depths (1–4 layers) at one LR that was never checked for this model: its
+        # profiles fell towards the smallest size at every budget (a 1-layer d16 model won the two smallest
+        # budgets), so vertices were not interior and the held-out sizes missed the prediction. Now every size
+        # has 2 layers and is chapter 1's μP model (base d 32, σ = 1/√32, 4 heads, attention 1/d_head), whose
+        # optimal LR was measured flat in width at 2^-5.5 (500-step cosine runs, chapter 1); these runs are up to
+        # 36× longer, so the peak is half an octave lower, 2^-6.
+        sizes=((32, 2), (48, 2), (64, 2), (96, 2), (128, 2), (192, 2)),
+        heldout_sizes=((64, 2), (96, 2), (128, 2), (192, 2), (256, 2)),
         budgets=(1e12, 2.5e12, 5e12, 1e13), heldout_budget=3e13, seq_len=128, batch_size=16,
         lr=2.0 ** -6, warmup_steps=20, eval_tokens=65536, n_evals=8, min_steps=100, max_steps=25000, n_bootstrap=400,
-        b_bootstrap=400, grid_stride=1, mean_stride=5),
+        b_bootstrap=400, grid_stride=1, mean_stride=5, base_d_model=32, n_head=4, init_std=32 ** -0.5),
     "gpu": ChapterPlan(
         sizes=((64, 2), (96, 3), (128, 4), (192, 4), (256, 6), (384, 8)),
         heldout_sizes=((192, 4), (256, 6), (384, 8), (512, 8)),
@@ -189,11 +196,14 @@ def chapter_plan(scale: str) -> ChapterPlan:
 
 
 def model_config(scale: str, d_model: int, n_layer: int):
-    """The :class:`~scalelab.model.ModelConfig` of one size (μP, d_head 16, base width 64)."""
+    """The :class:`~scalelab.model.ModelConfig` of one size: μP (attention 1/d_head) at the plan's base
+    width, init σ and head layout (cpu: chapter 1's model; smoke and gpu: 16-dim heads, base width 64)."""
     from scalelab.model import ModelConfig
 
     p = chapter_plan(scale)
-    return ModelConfig(d_model=d_model, n_layer=n_layer, seq_len=p.seq_len)
+    heads = {"n_head": p.n_head, "d_head": None} if p.n_head else {}
+    return ModelConfig(d_model=d_model, n_layer=n_layer, seq_len=p.seq_len, parametrization="mup",
+                       attn_scale="inv_d", base_d_model=p.base_d_model, init_std=p.init_std, **heads)
 
 
 def num_params(d_model: int, n_layer: int, seq_len: int, convention: str = "total", vocab_size: int = 256) -> int:
