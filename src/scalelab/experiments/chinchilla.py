@@ -172,7 +172,8 @@ PLANS = {
         # has 2 layers and is chapter 1's μP model (base d 32, σ = 1/√32, 4 heads, attention 1/d_head), whose
         # optimal LR was measured flat in width at 2^-5.5 (500-step cosine runs, chapter 1); these runs are up to
         # 36× longer, so the peak is half an octave lower, 2^-6.
-        sizes=((32, 2), (48, 2), (64, 2), (96, 2), (128, 2), (192, 2)),
+        # (16, 2) added after the first v2 sweep: the 1e12 profile's lowest loss was at d 32, its smallest size.
+        sizes=((16, 2), (32, 2), (48, 2), (64, 2), (96, 2), (128, 2), (192, 2)),
         heldout_sizes=((64, 2), (96, 2), (128, 2), (192, 2), (256, 2)),
         budgets=(1e12, 2.5e12, 5e12, 1e13), heldout_budget=3e13, seq_len=128, batch_size=16,
         lr=2.0 ** -6, warmup_steps=20, eval_tokens=65536, n_evals=8, min_steps=100, max_steps=25000, n_bootstrap=400,
