@@ -225,20 +225,17 @@ def bench_batched(device: str = "auto", widths=(64, 128, 256), ks=(1, 2, 4, 8), 
     trainer in this warm process (``sequential``, torch's default threads), stacked in one batched
     model (``batched``), and side by side on ``jobs`` worker processes with cores/jobs threads each
     (``parallel``; CPU only, default: one worker per core; the pool is started and warmed first)."""
-    import multiprocessing as mp
     import os
-    from concurrent.futures import ProcessPoolExecutor
 
     from scalelab.model import ModelConfig
-    from scalelab.sweep import _worker_init
+    from scalelab.sweep import worker_pool
     from scalelab.train import train
 
     dev = resolve_device(device)
     pool = None
     if dev.type == "cpu":
         jobs = jobs or (os.cpu_count() or 1)
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(max(1, (os.cpu_count() or 1) // jobs),))
+        pool = worker_pool(jobs)
     rows = []
     try:
         for d in widths:

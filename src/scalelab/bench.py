@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as err:  # e.g. offline without SCALELAB_ANCHORS_DIR: keep the other results
                 print(f"fit    skipped: {err}")
                 out["fit_error"] = str(err)
-            if "fit" in out:
-                    print("fit    " + "  ".join(f"{k}={v:.3g}" for k, v in out["fit"].items()
+            else:
+                print("fit    " + "  ".join(f"{k}={v:.3g}" for k, v in out["fit"].items()
                                             if isinstance(v, (int, float))))
     if not args.no_save:
         dev = out.get("train", {}).get("device", "cpu").split(":")[0]

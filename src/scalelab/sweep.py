@@ -307,6 +307,19 @@ def _worker_init(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def worker_pool(jobs: int, threads: int | None = None):
+    """A pool of ``jobs`` spawned worker processes with ``threads`` torch threads each (default: the
+    machine's cores divided by ``jobs``). Spawned, not forked: forking a process whose torch thread
+    pool is running can deadlock the child."""
+    import multiprocessing as mp
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                               initializer=_worker_init, initargs=(threads,))
+
+
 def _run_one(spec: RunSpec, store_path: str, device: str, parents: list[RunSpec]) -> str:
     """Worker body: train one spec (recreating a missing parent checkpoint) into the store."""
     sweep([spec], RunStore(store_path), device=device, progress=False, batched=False, parents=parents)
@@ -334,21 +347,14 @@ def run_pending(pending: list[RunSpec], plan: list[RunSpec], store: RunStore, *,
     With ``jobs`` > 1 each worker is a fresh (spawned) process with ``threads`` torch threads
     (default: the machine's cores divided by ``jobs``).
     """
-    import os
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
 
     by_ckey = {s.config_key: s for s in plan}
     queue = list(pending)
     t_start = time.perf_counter()
     sec_per_flop: float | None = None
     ran = 0
-    pool = None
-    if jobs > 1:
-        import multiprocessing as mp
-
-        threads = threads or max(1, (os.cpu_count() or 1) // jobs)
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(threads,))
+    pool = worker_pool(jobs, threads) if jobs > 1 else None
     in_flight: dict = {}  # future -> (spec, t0)
 
     def finished(spec: RunSpec, t0: float) -> None:
