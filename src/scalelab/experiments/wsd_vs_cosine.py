@@ -12,7 +12,8 @@ and four token budgets (claims C3.1–C3.7 of the book):
 * DeepSeek LLM (arXiv 2401.02954, §2.3): a multi-step schedule (full LR for 80% of the steps, then
   31.6%, then 10% from 90%) performs on par with cosine.
 
-Protocols (one model size, standard parametrization, a peak-LR grid with spacing √2):
+Protocols (one model size — chapter 1's μP model, whose 500-step cosine LR optimum chapter 1 measured —
+a peak-LR grid with spacing √2):
 
 * ``cosine``: one run per budget, linear warmup then a half cosine to 10% of the peak.
 * ``constant`` (the *stable* run): one run per peak LR, warmup then a constant LR to the largest
@@ -44,7 +45,7 @@ from scalelab.scales import validate_scale
 SLUG = "wsd_vs_cosine"
 NOTEBOOK = "03_wsd_vs_cosine.ipynb"
 NB = NOTEBOOK[:2]
-VERSION = 1
+VERSION = 2  # v1 (SP d64, σ 0.02, attention 1/√d_head): 18 records, left unused; see ChapterPlan
 PROTOCOLS = ("cosine", "constant", "wsd", "multistep")
 LABELS = {"cosine": "cosine (→10%)", "constant": "constant (no cooldown)", "wsd": "WSD", "multistep": "multi-step"}
 DEFAULT_FRAC = 0.2  # Hägele's README example; MiniCPM find ~10% enough
@@ -116,12 +117,20 @@ SOURCES = {
 class ChapterPlan:
     """The dials of one scale.
 
-    One model in the standard parametrization (GPT-2 init σ = 0.02, attention 1/√d_head, one global
-    Adam LR): with a single width μP has nothing to transfer, and μP at its base width is SP exactly.
+    One model: chapter 1's μP transformer (fixed head count, attention 1/d_head, σ = 1/√base_d_model
+    at the base width), so the LR grid is placed around an optimum measured there. With a single width
+    μP has nothing to transfer; it is used so the chapter's model is one whose LR landscape is known.
+
+    Version 1 used a standard-parametrization d64 (σ = 0.02, 1/√d_head): at 500 cosine steps it reached
+    only 2.17–2.38 nats/byte (chapter 1's μP d64: 1.85 on the same tokens) and its loss-vs-LR curve was
+    not smooth (2^-7.5 worse than both neighbours by 0.1–0.2 nats at seed 0), so it was replaced after
+    18 of its runs.
     """
 
     d_model: int
     n_layer: int
+    n_head: int
+    base_d_model: int  # μP base width; σ = 1/√base_d_model there (chapter 1's rule)
     seq_len: int
     batch_size: int
     budgets: tuple[int, ...]  # total steps per budget (tokens = steps · batch_size · seq_len)
@@ -134,6 +143,10 @@ class ChapterPlan:
     eval_every: int  # held-out evaluation period of the stable run and the branches (divides 0.6B and 0.8B)
     cosine_eval_every: int
     eval_tokens: int
+
+    @property
+    def init_std(self) -> float:
+        return 1.0 / math.sqrt(self.base_d_model)
 
     @property
     def grid_step(self) -> float:
@@ -151,21 +164,24 @@ class ChapterPlan:
 
 PLANS = {
     "smoke": ChapterPlan(
-        d_model=32, n_layer=1, seq_len=32, batch_size=4, budgets=(20, 40), warmup_steps=2,
+        d_model=32, n_layer=1, n_head=2, base_d_model=32, seq_len=32, batch_size=4, budgets=(20, 40), warmup_steps=2,
         lr_exponents=(-9.0, -6.0, -3.0), second_seed_budgets=(20,), fractions=(0.025, 0.1, 0.2),
         shapes=("linear", "1-sqrt"), sweep_budgets=(40,), eval_every=4, cosine_eval_every=4,
         eval_tokens=2048,
     ),
     "cpu": ChapterPlan(
-        d_model=64, n_layer=2, seq_len=128, batch_size=16, budgets=(500, 1000, 2000, 4000), warmup_steps=50,
-        lr_exponents=tuple(e / 2 for e in range(-20, -11)),  # 2^-10 … 2^-6 (chapter 1: SP d64 cosine optimum ≈ 2^-7)
+        # chapter 1's cpu model at d64 (base 32): its 500-step cosine optimum is 2^-5.43, loss at 2^-4 already
+        # 0.43 above it; constant-LR optima are expected ~1 octave lower (C3.5), hence 2^-8 … 2^-4
+        d_model=64, n_layer=2, n_head=4, base_d_model=32, seq_len=128, batch_size=16, budgets=(500, 1000, 2000, 4000),
+        warmup_steps=50, lr_exponents=tuple(e / 2 for e in range(-16, -7)),
         second_seed_budgets=(500, 1000), fractions=(0.025, 0.05, 0.1, 0.2, 0.4),
         shapes=("linear", "cosine", "1-sqrt"), sweep_budgets=(500, 1000, 2000, 4000), eval_every=100,
         cosine_eval_every=250, eval_tokens=65536,
     ),
     "gpu": ChapterPlan(
-        d_model=256, n_layer=4, seq_len=256, batch_size=32, budgets=(1000, 2000, 4000, 8000, 16000),
-        warmup_steps=100, lr_exponents=tuple(e / 2 for e in range(-26, -15)),  # 2^-13 … 2^-8
+        # chapter 1's gpu model family (base 128) at d256; its LR grid is centred on the cpu optimum (μP transfer)
+        d_model=256, n_layer=4, n_head=4, base_d_model=128, seq_len=256, batch_size=32,
+        budgets=(1000, 2000, 4000, 8000, 16000), warmup_steps=100, lr_exponents=tuple(e / 2 for e in range(-18, -7)),
         second_seed_budgets=(1000, 2000, 4000), fractions=(0.025, 0.05, 0.1, 0.2, 0.4),
         shapes=("linear", "cosine", "1-sqrt"), sweep_budgets=(1000, 2000, 4000, 8000, 16000), eval_every=200,
         cosine_eval_every=500, eval_tokens=262144,
@@ -183,12 +199,14 @@ def chapter_plan(scale: str) -> ChapterPlan:
 
 
 def model_config(scale: str):
-    """The one model of the chapter (SP: init σ 0.02, attention 1/√d_head, 16-dim heads)."""
+    """The one model of the chapter: μP with a fixed head count, attention 1/d_head, σ = 1/√base_d_model
+    at the base width (chapter 1's model family)."""
     from scalelab.model import ModelConfig
 
     p = chapter_plan(scale)
-    return ModelConfig(d_model=p.d_model, n_layer=p.n_layer, d_head=16, seq_len=p.seq_len, parametrization="sp",
-                       attn_scale="inv_sqrt_d", base_d_model=p.d_model)
+    return ModelConfig(d_model=p.d_model, n_layer=p.n_layer, n_head=p.n_head, d_head=None, seq_len=p.seq_len,
+                       parametrization="mup", attn_scale="inv_d", base_d_model=p.base_d_model,
+                       init_std=p.init_std)
 
 
 def _base(scale: str, lr: float, seed: int, **kw):
