@@ -227,3 +227,17 @@ def test_ledger_counts_the_stable_run_to_the_last_cooldown(good):
     n = len(W.chapter_plan("cpu").lr_exponents)
     assert tot.loc["cosine", "steps"] == 7500 * n and tot.loc["wsd", "steps"] == 4700 * n
     assert tot.loc["wsd", "fraction_of_cosine"] == pytest.approx(4700 / 7500)
+
+
+def test_shared_runs_matches_configs_up_to_the_eval_period():
+    specs = [s for s in W.plan("smoke") if s.experiment == "cosine"][:2]
+
+    def rec(spec, loss, **over):
+        cfg = {**spec.config_dict, **over}
+        return {"experiment": spec.experiment, "config": cfg, "result": {"status": "finished", "final_eval_loss": loss}}
+
+    ours = [rec(specs[0], 2.0), rec(specs[1], 2.5)]
+    theirs = [rec(specs[0], 2.0004, eval_every=0), rec(specs[1], 2.5, lr=specs[1].config.lr * 2)]
+    df = W.shared_runs(ours, theirs)
+    assert len(df) == 1 and abs(df["abs_diff"].iloc[0] - 4e-4) < 1e-12
+    assert W.shared_runs(ours, []).empty

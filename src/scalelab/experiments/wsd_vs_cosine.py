@@ -965,3 +965,38 @@ def verdict_inputs(records: list[dict], scale: str) -> dict:
         out[f"best_{prot}"] = float(d.loc[bmax, "best_loss"]) if bmax in d.index else float("nan")
         out[f"lr_{prot}"] = float(2 ** d.loc[bmax, "opt_log2_lr"]) if bmax in d.index else float("nan")
     return out
+
+
+# ----------------------------------------------------------------------------- reproducibility across chapters
+REPRO_ATOL = 1e-3  # nats/byte: same config trained in two chapters (thread counts may differ in the last bits)
+
+
+def _without_eval_schedule(cfg: dict) -> dict:
+    return {k: v for k, v in cfg.items() if k != "eval_every"}
+
+
+def shared_runs(records: list[dict], other: list[dict]):
+    """Runs of this chapter whose training config equals a run of another chapter (evaluation period
+    aside, which does not touch training): one row per pair with both final held-out losses.
+
+    At cpu scale the 500-step cosine runs are chapter 1's d64 μP runs at the LRs both grids share;
+    trained separately, they must agree to :data:`REPRO_ATOL`.
+    """
+    import pandas as pd
+
+    from scalelab.store import stable_hash
+
+    theirs = {}
+    for r in other:
+        theirs.setdefault(stable_hash(_without_eval_schedule(r["config"])), r)
+    rows = []
+    for r in records:
+        o = theirs.get(stable_hash(_without_eval_schedule(r["config"])))
+        if o is None or r["result"]["status"] != "finished" or o["result"]["status"] != "finished":
+            continue
+        a, b = r["result"]["final_eval_loss"], o["result"]["final_eval_loss"]
+        rows.append({"protocol": r["experiment"], "steps": r["config"]["total_steps"],
+                     "log2_lr": math.log2(r["config"]["lr"]), "seed": r["config"]["seed"], "this_chapter": a,
+                     "other_chapter": b, "abs_diff": abs(a - b)})
+    cols = ["protocol", "steps", "log2_lr", "seed", "this_chapter", "other_chapter", "abs_diff"]
+    return pd.DataFrame(rows, columns=cols).sort_values(["seed", "log2_lr"]).reset_index(drop=True)
