@@ -21,8 +21,9 @@ This module repeats the procedure on the book's byte-level GPT:
   90%), after a linear warmup over ``warmup_frac`` of the steps: it is the schedule the published
   laws were fitted under, and its end-of-run loss is that of a decayed schedule (chapter 3).
 * **Noise floor.** ``noise_seeds`` seeds at each budget's grid centre, chosen before any run.
-* **Parametrization.** Standard (GPT-2) parametrization, one global AdamW LR, init σ = 0.02 at
-  every width, attention 1/√d_head — DeepSeek did not use μP, and under μP the LR law would be
+* **Parametrization.** Standard parametrization as in chapter 1's SP baseline: one global AdamW LR,
+  one init σ at every width (σ = 1/√32 at cpu scale, chapter 1's base-width value), a fixed head
+  count, attention 1/√d_head — DeepSeek did not use μP, and under μP the LR law would be
   flat by construction (chapter 1).
 
 :func:`analyze` turns the records into validity checks and verdicts on C4.1–C4.6 by the criteria
@@ -157,9 +158,10 @@ class ChapterPlan:
     """The dials of one scale.
 
     Attributes:
-        widths: d_model of the fitted budgets, one budget per width (multiples of ``d_head``).
+        widths: d_model of the fitted budgets, one budget per width (multiples of ``n_head``).
         heldout_width: d_model of the held-out budget (larger than every fitted one).
-        n_layer, seq_len, d_head: model shape (``n_head = d_model / d_head``).
+        n_layer, seq_len, n_head: model shape (``d_head = d_model / n_head``).
+        init_std: the one init σ of every width (SP).
         tokens_per_param: D / N₁ of every budget (N₁ = 12·n_layer·d², non-embedding).
         lr_step: spacing of the η grid in octaves; ``lr_side`` values each side of the centre.
         batch_side: B_tok values each side of the centre, one octave apart.
@@ -174,7 +176,8 @@ class ChapterPlan:
     heldout_width: int
     n_layer: int
     seq_len: int
-    d_head: int
+    n_head: int
+    init_std: float
     tokens_per_param: float
     lr_step: float
     lr_side: int
@@ -189,15 +192,18 @@ class ChapterPlan:
 
 PLANS = {
     "smoke": ChapterPlan(
-        widths=(16, 32), heldout_width=48, n_layer=1, seq_len=32, d_head=16, tokens_per_param=1.0,
+        widths=(16, 32), heldout_width=48, n_layer=1, seq_len=32, n_head=2, init_std=16 ** -0.5,
+        tokens_per_param=1.0,
         lr_step=6.0, lr_side=1, batch_side=1, heldout_lr_side=1, heldout_batch_side=0, noise_seeds=3,
         warmup_frac=0.05, eval_tokens=8192, bootstrap=50),
     "cpu": ChapterPlan(
-        widths=(32, 48, 64, 80), heldout_width=96, n_layer=2, seq_len=128, d_head=16, tokens_per_param=20.0,
+        widths=(32, 48, 64, 80), heldout_width=96, n_layer=2, seq_len=128, n_head=4, init_std=32 ** -0.5,
+        tokens_per_param=20.0,
         lr_step=0.5, lr_side=5, batch_side=2, heldout_lr_side=3, heldout_batch_side=1, noise_seeds=3,
         warmup_frac=0.05, eval_tokens=65536, bootstrap=1000),
     "gpu": ChapterPlan(
-        widths=(64, 96, 128, 192, 256), heldout_width=384, n_layer=4, seq_len=256, d_head=32, tokens_per_param=20.0,
+        widths=(64, 96, 128, 192, 256), heldout_width=384, n_layer=4, seq_len=256, n_head=4,
+        init_std=128 ** -0.5, tokens_per_param=20.0,
         lr_step=0.5, lr_side=5, batch_side=3, heldout_lr_side=3, heldout_batch_side=1, noise_seeds=5,
         warmup_frac=0.05, eval_tokens=262144, bootstrap=2000),
 }
@@ -270,12 +276,13 @@ def budgets(scale: str) -> list[Budget]:
 
 
 def model_config(scale: str, d_model: int):
-    """The :class:`~scalelab.model.ModelConfig` of one budget: standard parametrization (no μP)."""
+    """The :class:`~scalelab.model.ModelConfig` of one budget: standard parametrization (no μP), one init σ
+    at every width, a fixed head count (chapter 1's SP baseline)."""
     from scalelab.model import ModelConfig
 
     p = chapter_plan(scale)
-    return ModelConfig(d_model=d_model, n_layer=p.n_layer, d_head=p.d_head, seq_len=p.seq_len,
-                       parametrization="sp", attn_scale="inv_sqrt_d", base_d_model=d_model)
+    return ModelConfig(d_model=d_model, n_layer=p.n_layer, n_head=p.n_head, d_head=None, seq_len=p.seq_len,
+                       parametrization="sp", attn_scale="inv_sqrt_d", base_d_model=d_model, init_std=p.init_std)
 
 
 def train_config(scale: str, b: Budget, batch_exp: int, lr_exp: float, seed: int):
