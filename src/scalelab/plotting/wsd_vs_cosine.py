@@ -58,8 +58,17 @@ def loss_vs_tokens(curves):
     ax.set_xscale("log")
     ax.set_xlabel("tokens $D$ (bytes)")
     ax.set_ylabel("held-out loss $L$ (nats/byte)")
-    lo, hi = np.nanpercentile(curves["loss"], [0, 60])
-    ax.set_ylim(lo - 0.02 * abs(lo), hi)
+    # frame the cooldowns: from a quarter of the smallest budget on, up to the highest point a branch starts
+    # from or a run ends at (the warmup's early losses would otherwise flatten every drop)
+    first = float(curves["budget"].min()) * tps
+    ends = curves.sort_values("step").groupby(["protocol", "budget"])["loss"].last()
+    starts = [float(st["loss"].iloc[0]) for _, st in curves[curves["step"] >= curves["budget"].min() * 0.75]
+              .groupby("protocol")]
+    lo = float(np.nanmin(curves["loss"]))
+    hi = float(np.nanmax([*ends.to_numpy(), *starts]))
+    pad = 0.05 * (hi - lo) if hi > lo else 0.05
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_xlim(left=first / 4)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     ax.set_title("each protocol at its tuned peak LR")
