@@ -39,7 +39,7 @@ def test_plan_meets_the_issue_minimums(scale):
 
 def test_cpu_plan_cost_fits_the_budget():
     total = ch.plan_summary("cpu").iloc[-1]
-    assert total["ablation"] == "total" and total["est_hours"] <= 3.0  # ≤ 3 h on 2 cores (the brief)
+    assert total["ablation"] == "total" and total["est_hours"] <= 4.0  # ≤ 4 h on 2 cores (issue 7)
 
 
 def test_smoke_is_small():
