@@ -85,8 +85,8 @@ test: $(STAMP) $(MATHJAX_STAMP)
 	@SCALELAB_REQUIRE_EXECUTED=1 $(BIN)/python -m pytest -q tests/notebooks; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests in tests/notebooks"; exit 1; fi; exit $$rc
 
-# Renders from committed records only: chapters with no cpu records are executed at smoke scale and
-# carry a banner; a chapter with some records missing is an error naming the command that makes them.
+# Renders from committed records only: a chapter whose cpu plan is not fully recorded is executed at smoke
+# scale and carries a banner with its progress and the command that makes the missing records.
 book: $(STAMP) $(MATHJAX_STAMP)
 	$(BIN)/python -m scalelab.book run --scale cpu --records-only --fallback-smoke --reuse
 	$(BIN)/python -m scalelab.book stage --scale cpu
