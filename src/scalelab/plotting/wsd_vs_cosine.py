@@ -61,11 +61,11 @@ def loss_vs_tokens(curves):
     # frame the cooldowns: from a quarter of the smallest budget on, up to the highest point a branch starts
     # from or a run ends at (the warmup's early losses would otherwise flatten every drop)
     first = float(curves["budget"].min()) * tps
-    ends = curves.sort_values("step").groupby(["protocol", "budget"])["loss"].last()
-    starts = [float(st["loss"].iloc[0]) for _, st in curves[curves["step"] >= curves["budget"].min() * 0.75]
-              .groupby("protocol")]
+    by_step = curves.sort_values("step", kind="stable")
+    ends = by_step.groupby(["protocol", "budget"])["loss"].last()
+    starts = by_step[by_step["step"] >= curves["budget"].min() * 0.75].groupby("protocol")["loss"].first()
     lo = float(np.nanmin(curves["loss"]))
-    hi = float(np.nanmax([*ends.to_numpy(), *starts]))
+    hi = float(np.nanmax([*ends.to_numpy(), *starts.to_numpy()]))
     pad = 0.05 * (hi - lo) if hi > lo else 0.05
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_xlim(left=first / 4)
