@@ -459,19 +459,24 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         raise SystemExit(str(err)) from None
     mod = _resolve_chapter(args.chapter)
-    specs = mod.plan(args.scale, seed=args.seed)
     store = RunStore(results_path(mod.SLUG, args.scale))
-    done = store.by_config_key()
-    pending = pending_in_order([s for s in specs if s.config_key not in done], args.order)
-    print(f"{mod.SLUG} @ {args.scale}: {len(specs) - len(pending)} of {len(specs)} runs recorded, "
-          f"{len(pending)} pending; store {store.path}")
-    if args.status or not pending:
-        return 0
     t_start = time.perf_counter()
-    ran = run_pending(pending, specs, store, jobs=args.jobs, device=args.device, budget_s=args.budget_s)
-    left = len(pending) - ran
-    print(f"ran {ran} runs in {time.perf_counter() - t_start:.0f} s; {left} pending")
-    return 0
+    # A chapter's plan may grow as its records land (chapter 4 places its held-out grid on the laws fitted to
+    # its first stage): after each stage the plan is read again, and the sweep goes on while it has new runs.
+    while True:
+        specs = mod.plan(args.scale, seed=args.seed)
+        done = store.by_config_key()
+        pending = pending_in_order([s for s in specs if s.config_key not in done], args.order)
+        print(f"{mod.SLUG} @ {args.scale}: {len(specs) - len(pending)} of {len(specs)} runs recorded, "
+              f"{len(pending)} pending; store {store.path}", flush=True)
+        if args.status or not pending:
+            return 0
+        left_s = args.budget_s - (time.perf_counter() - t_start)
+        ran = run_pending(pending, specs, store, jobs=args.jobs, device=args.device, budget_s=left_s)
+        print(f"ran {ran} runs ({time.perf_counter() - t_start:.0f} s so far); {len(pending) - ran} of this "
+              "stage pending", flush=True)
+        if ran < len(pending):
+            return 0
 
 
 if __name__ == "__main__":

@@ -12,11 +12,23 @@ This module repeats the procedure on the book's byte-level GPT:
 * **Budgets.** Each fitted budget is one model width d_model (``n_layer`` fixed) trained on
   D = ``tokens_per_param``·N₁ tokens, N₁ = 12·n_layer·d² the non-embedding parameters (Chinchilla's
   20 tokens per parameter at cpu/gpu), so C = M·D grows with d. A larger held-out budget follows
-  the same rule and is never fitted.
-* **Grid.** Centred, a priori, on DeepSeek's published laws at that C (log2 rounded to the grid),
-  ± ``batch_side`` octaves in B_tok and ± ``lr_side`` steps of ``lr_step`` octaves in η. If the
-  published laws transferred to our data, the optimum would sit at the centre; the interior
-  check says whether the grid was wide enough. Steps = D / B_tok.
+  the same rule and is never fitted: its grid is placed **after** the fitted budgets' records are
+  complete, centred on the prediction of the laws fitted to them (:func:`heldout_budget`), so the
+  plan grows in two stages (the sweep CLI and :func:`run` run the second when the first is done).
+* **Grid.** Centred on DeepSeek's published laws at that C shifted by stated offsets
+  (``batch_offset``, ``lr_offset`` octaves; log2 rounded to the grid), ± ``batch_side`` octaves in
+  B_tok (the smallest batch is one sequence) and, in each B_tok column, ± ``lr_side`` steps of
+  ``lr_step`` octaves in η around a column centre that moves ``lr_slope`` octaves of η per octave of
+  B_tok (a diagonal grid: the η optimum rises with the batch). If the published laws transferred
+  to our data, the optimum would sit ``−offset`` from the centre; the interior check says whether
+  the grid was wide enough. Steps = D / B_tok. The cpu offsets and slope come from a first grid
+  centred on the laws themselves (version 1: seq_len 128, 95 runs, left unused in the store): the
+  best batch was the smallest in the grid at d 32 and d 48 (2–4 sequences, 2^8–2^9 tokens, against
+  the laws' 2^10–2^11); one-sequence pilots at d 48 tied with two (1.7473 vs 1.7471 at η 2^-8); η
+  optima fell to 2^-7…2^-8 at these batches (laws: 2^-6.3…2^-6.5) and rose about half an octave
+  per octave of batch (d 32: 2^-7 at 2^8 tokens, 2^-6 at 2^11). Hence cpu uses 64-token
+  sequences (so the grid can go below 128 tokens), centres 3 octaves below the B law and 1.5
+  octaves below the η law, and a slope of ½.
 * **Schedule.** DeepSeek's multi-step schedule (§2.3; 100% → 31.6% at 80% of the steps → 10% at
   90%), after a linear warmup over ``warmup_frac`` of the steps: it is the schedule the published
   laws were fitted under, and its end-of-run loss is that of a decayed schedule (chapter 3).
@@ -45,7 +57,7 @@ from scalelab.scales import validate_scale
 SLUG = "deepseek_lr_batch"
 NOTEBOOK = "04_deepseek_lr_batch.ipynb"
 NB = NOTEBOOK[:2]
-VERSION = 1
+VERSION = 2  # 1: grid centred on the laws, seq_len 128 (superseded; see the module docstring)
 EXP_GRID = "grid"  # the (B_tok, η) grid of a fitted budget, seed = the plan's seed
 EXP_NOISE = "noise"  # extra seeds at a fitted budget's grid centre
 EXP_HELDOUT = "heldout"  # the held-out budget's grid (never fitted)
@@ -93,6 +105,7 @@ WIDE_MIN_RATIO = 2.0  # … spanning at least this factor in B_tok or in η
 EXP_TOL = 0.10  # C4.2/C4.3: the exponent's CI must reach within this of the published one …
 EXP_FAR = 0.20  # … and is contradicted when the CI is farther than this from it
 HELDOUT_BAD = 3.0  # C4.4: contradicted when the predicted node's excess > this × the band used
+HELDOUT_CLIP = 3  # the held-out grid's B_tok centre stays within this many octaves of the a-priori centre
 MEASURE_MARGIN = 0.25  # C4.5: a measure "predicts better" when its held-out error is smaller by ≥ this (octaves)
 R2_MARGIN = 0.10  # C4.6: LR law weaker when its R² is below the batch law's by at least this
 BUDGET_TOL = 0.05  # validity: |C_run / C_budget − 1| at most this (steps are rounded to integers)
@@ -166,6 +179,8 @@ class ChapterPlan:
         lr_step: spacing of the η grid in octaves; ``lr_side`` values each side of the centre.
         batch_side: B_tok values each side of the centre, one octave apart.
         heldout_lr_side, heldout_batch_side: the same for the held-out grid (defined here, a priori).
+        batch_offset, lr_offset: octaves added to DeepSeek's B and η laws to place every grid centre.
+        lr_slope: octaves of η per octave of B_tok by which each column's η range moves (0: rectangular).
         noise_seeds: seeds at each grid centre, the grid's own seed included.
         warmup_frac: linear warmup over this fraction of a run's steps (at least one step).
         eval_tokens: held-out tokens of the final evaluation.
@@ -188,6 +203,9 @@ class ChapterPlan:
     warmup_frac: float
     eval_tokens: int
     bootstrap: int
+    batch_offset: float = 0.0
+    lr_offset: float = 0.0
+    lr_slope: float = 0.0
 
 
 PLANS = {
@@ -197,10 +215,12 @@ PLANS = {
         lr_step=6.0, lr_side=1, batch_side=1, heldout_lr_side=1, heldout_batch_side=0, noise_seeds=3,
         warmup_frac=0.05, eval_tokens=8192, bootstrap=50),
     "cpu": ChapterPlan(
-        widths=(32, 48, 64, 80), heldout_width=96, n_layer=2, seq_len=128, n_head=4, init_std=32 ** -0.5,
+        # ±1.5 octaves of η per column: in the first grid the loss rose by ≥ 2% (8 bands) within one octave of
+        # each column's optimum, so the column brackets the band whenever its centre is within an octave of it
+        widths=(24, 32, 48, 64), heldout_width=80, n_layer=2, seq_len=64, n_head=4, init_std=32 ** -0.5,
         tokens_per_param=20.0,
-        lr_step=0.5, lr_side=5, batch_side=2, heldout_lr_side=3, heldout_batch_side=1, noise_seeds=3,
-        warmup_frac=0.05, eval_tokens=65536, bootstrap=1000),
+        lr_step=0.5, lr_side=3, batch_side=2, heldout_lr_side=3, heldout_batch_side=1, noise_seeds=3,
+        warmup_frac=0.05, eval_tokens=65536, bootstrap=1000, batch_offset=-3.0, lr_offset=-1.5, lr_slope=0.5),
     "gpu": ChapterPlan(
         widths=(64, 96, 128, 192, 256), heldout_width=384, n_layer=4, seq_len=256, n_head=4,
         init_std=128 ** -0.5, tokens_per_param=20.0,
@@ -239,7 +259,10 @@ class Budget:
     m: float
     num_tokens: float
     batch_exps: tuple[int, ...]  # log2 B_tok of the grid
-    lr_exps: tuple[float, ...]  # log2 η of the grid
+    lr_exps: tuple[float, ...]  # log2 η of the centre column
+    lr_step: float = 0.5  # η grid spacing (octaves)
+    lr_slope: float = 0.0  # octaves of η per octave of B_tok between columns
+    predicted: bool = False  # held-out: the grid is centred on the fitted laws' prediction
 
     @property
     def flops(self) -> float:
@@ -247,16 +270,43 @@ class Budget:
 
     @property
     def centre(self) -> tuple[int, float]:
-        """(log2 B_tok, log2 η) at the grid centre: DeepSeek's laws at this C, rounded to the grid."""
+        """(log2 B_tok, log2 η) at the grid centre: DeepSeek's laws at this C plus the offsets, rounded."""
         return self.batch_exps[len(self.batch_exps) // 2], self.lr_exps[len(self.lr_exps) // 2]
 
+    def lr_exps_at(self, batch_exp: float) -> tuple[float, ...]:
+        """log2 η of the column at ``batch_exp``: the centre column moved by ``lr_slope``·ΔB, on the η grid."""
+        shift = self.lr_step * round(self.lr_slope * (batch_exp - self.centre[0]) / self.lr_step)
+        return tuple(e + shift for e in self.lr_exps)
 
-def budgets(scale: str) -> list[Budget]:
+    @property
+    def nodes(self) -> tuple[tuple[int, float], ...]:
+        """Every (log2 B_tok, log2 η) of the grid, column by column."""
+        return tuple((be, le) for be in self.batch_exps for le in self.lr_exps_at(be))
+
+    @property
+    def all_lr_exps(self) -> tuple[float, ...]:
+        """The sorted union of the columns' η values (the heatmap's rows)."""
+        return tuple(sorted({le for _, le in self.nodes}))
+
+
+def budgets(scale: str, grid: pd.DataFrame | None = None) -> list[Budget]:
     """The fitted budgets (by width) and, last, the held-out one.
+
+    Args:
+        grid: a :func:`grid_table` frame. With the fitted budgets complete in it, the held-out grid is
+            centred on the laws' prediction (:func:`heldout_budget`); without, on the a-priori rule (the
+            published laws plus the offsets, as the fitted budgets), which only the cost estimate uses.
 
     Raises:
         ValueError: on an unknown scale.
     """
+    out = _prior_budgets(scale)
+    if grid is not None:
+        out[-1] = heldout_budget(scale, grid) or out[-1]
+    return out
+
+
+def _prior_budgets(scale: str) -> list[Budget]:
     p = chapter_plan(scale)
     out = []
     for d, held in [*[(w, False) for w in p.widths], (p.heldout_width, True)]:
@@ -264,14 +314,16 @@ def budgets(scale: str) -> list[Budget]:
         n1 = 12 * p.n_layer * d * d
         D = p.tokens_per_param * n1
         C = m * D
-        # Centre on DeepSeek's laws at C; the smallest batch is at least one sequence.
+        # Centre on DeepSeek's laws at C plus the plan's offsets; the smallest batch is at least one sequence.
         bside = p.heldout_batch_side if held else p.batch_side
         lside = p.heldout_lr_side if held else p.lr_side
-        bc = max(round(math.log2(float(deepseek_batch(C)))), math.ceil(math.log2(p.seq_len)) + bside)
-        lc = p.lr_step * round(math.log2(float(deepseek_eta(C))) / p.lr_step)
+        bc = max(round(math.log2(float(deepseek_batch(C))) + p.batch_offset),
+                 math.ceil(math.log2(p.seq_len)) + bside)
+        lc = p.lr_step * round((math.log2(float(deepseek_eta(C))) + p.lr_offset) / p.lr_step)
         out.append(Budget(d_model=d, heldout=held, m=m, num_tokens=D,
                           batch_exps=tuple(bc + k for k in range(-bside, bside + 1)),
-                          lr_exps=tuple(lc + p.lr_step * k for k in range(-lside, lside + 1))))
+                          lr_exps=tuple(lc + p.lr_step * k for k in range(-lside, lside + 1)),
+                          lr_step=p.lr_step, lr_slope=p.lr_slope))
     return out
 
 
@@ -299,9 +351,9 @@ def train_config(scale: str, b: Budget, batch_exp: int, lr_exp: float, seed: int
     )
 
 
-def plan(scale: str, seed: int = 0) -> list:
-    """All runs at ``scale``: each fitted budget's grid (seed ``seed``), its centre at
-    ``noise_seeds − 1`` further seeds, and the held-out grid.
+def fitted_plan(scale: str, seed: int = 0) -> list:
+    """The first stage: each fitted budget's grid (seed ``seed``) and its centre at ``noise_seeds − 1``
+    further seeds.
 
     Raises:
         ValueError: on an unknown scale.
@@ -310,15 +362,92 @@ def plan(scale: str, seed: int = 0) -> list:
 
     p = chapter_plan(scale)
     specs = []
-    for b in budgets(scale):
-        exp = EXP_HELDOUT if b.heldout else EXP_GRID
-        for be in b.batch_exps:
-            for le in b.lr_exps:
-                specs.append(RunSpec(exp, train_config(scale, b, be, le, seed), VERSION))
-        if not b.heldout:
-            be, le = b.centre
-            for s in range(seed + 1, seed + p.noise_seeds):
-                specs.append(RunSpec(EXP_NOISE, train_config(scale, b, be, le, s), VERSION))
+    for b in _prior_budgets(scale)[:-1]:
+        for be, le in b.nodes:
+            specs.append(RunSpec(EXP_GRID, train_config(scale, b, be, le, seed), VERSION))
+        be, le = b.centre
+        for s in range(seed + 1, seed + p.noise_seeds):
+            specs.append(RunSpec(EXP_NOISE, train_config(scale, b, be, le, s), VERSION))
+    return specs
+
+
+def _stored_records(scale: str) -> list[dict]:
+    from scalelab.paths import results_path
+    from scalelab.store import RunStore
+
+    path = results_path(SLUG, scale)
+    return RunStore(path).records() if path.exists() else []
+
+
+def fitted_records(records: list[dict], scale: str, seed: int = 0) -> list[dict] | None:
+    """The records of :func:`fitted_plan` (one per spec), or None while any is missing."""
+    from scalelab.store import config_key
+
+    by = {config_key(r["experiment"], r.get("version", VERSION), r["config"]): r for r in records}
+    specs = fitted_plan(scale, seed)
+    if any(s.config_key not in by for s in specs):
+        return None
+    return [by[s.config_key] for s in specs]
+
+
+def heldout_budget(scale: str, records_or_grid, seed: int = 0) -> Budget | None:
+    """The held-out budget with its grid centred on the prediction of the laws fitted to the fitted budgets
+    (measure M; DeepSeek's band, or the noise-widened band when seed noise exceeds it — as
+    :func:`heldout_test`), rounded to the grid and clipped to ±``HELDOUT_CLIP`` octaves of B_tok around the
+    a-priori centre (at least one sequence per batch); None until the fitted records are complete or when the
+    fit cannot run.
+
+    Args:
+        records_or_grid: records or a :func:`grid_table` frame; only the first-stage runs of ``seed`` are used.
+    """
+    from scalelab.fit import FitInputError
+
+    p = chapter_plan(scale)
+    prior = _prior_budgets(scale)[-1]
+    grid = _as_grid(records_or_grid, scale)
+    fitted = grid[grid["experiment"].isin([EXP_GRID, EXP_NOISE])]
+    need = {s.config_key for s in fitted_plan(scale, seed)}
+    have = set(fitted["config_key"]) if "config_key" in fitted else set()
+    if not need <= have:
+        return None
+    fitted = fitted[fitted["config_key"].isin(need)]
+    band = effective_band(pooled_rel_sd(noise_table(fitted), fitted))
+    try:
+        fit = near_optimal_fit_table(fitted, scale, band=band)
+    except (FitInputError, ValueError):
+        return None
+    C = prior.flops
+    be_hat, le_hat = math.log2(float(fit.batch_opt(C))), math.log2(float(fit.eta_opt(C)))
+    if not (math.isfinite(be_hat) and math.isfinite(le_hat)):
+        return None
+    side = p.heldout_batch_side
+    b0 = prior.centre[0]
+    bc = int(min(max(round(be_hat), b0 - HELDOUT_CLIP, math.ceil(math.log2(p.seq_len)) + side), b0 + HELDOUT_CLIP))
+    lc = p.lr_step * round(le_hat / p.lr_step)
+    lside = p.heldout_lr_side
+    return Budget(d_model=prior.d_model, heldout=True, m=prior.m, num_tokens=prior.num_tokens,
+                  batch_exps=tuple(bc + k for k in range(-side, side + 1)),
+                  lr_exps=tuple(lc + p.lr_step * k for k in range(-lside, lside + 1)),
+                  lr_step=p.lr_step, lr_slope=p.lr_slope, predicted=True)
+
+
+def plan(scale: str, seed: int = 0, records: list[dict] | None = None) -> list:
+    """All runs at ``scale``: :func:`fitted_plan`, then — once its records are complete — the held-out grid
+    around the fitted laws' prediction (:func:`heldout_budget`).
+
+    Args:
+        records: the records to read the first stage from (default: the scale's store, if it exists).
+
+    Raises:
+        ValueError: on an unknown scale.
+    """
+    from scalelab.sweep import RunSpec
+
+    specs = fitted_plan(scale, seed)
+    records = _stored_records(scale) if records is None else records
+    hb = heldout_budget(scale, records, seed) if records else None
+    if hb is not None:
+        specs += [RunSpec(EXP_HELDOUT, train_config(scale, hb, be, le, seed), VERSION) for be, le in hb.nodes]
     return specs
 
 
@@ -332,30 +461,47 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
     """
     from scalelab.sweep import run_chapter
 
-    return run_chapter(SLUG, NB, plan(scale, seed=seed), scale, device=device, refresh=refresh,
-                       records_only=records_only, store=store)
+    kw = dict(device=device, refresh=refresh, records_only=records_only, store=store)
+    first = run_chapter(SLUG, NB, fitted_plan(scale, seed), scale, **kw)
+    rest = plan(scale, seed=seed, records=first)[len(first):]
+    if not rest:
+        raise RuntimeError("the held-out grid could not be placed: the fit on the fitted budgets did not run "
+                           "(see analyze() for the failed checks)")
+    return first + run_chapter(SLUG, NB, rest, scale, **kw)
 
 
 # ----------------------------------------------------------------------------- cost
 
 
 def plan_summary(scale: str, seed: int = 0) -> pd.DataFrame:
-    """One row per budget: model, tokens, C, grid, runs, steps and estimated hours; a total row last."""
-    from scalelab.sweep import estimated_seconds
+    """One row per budget: model, tokens, C, grid, runs, steps and estimated hours; a total row last.
+
+    The held-out row shows the grid placed on the fitted laws' prediction once the scale's store holds the
+    first stage; before that, the a-priori grid (published laws plus offsets), for the cost estimate only.
+    """
+    from scalelab.sweep import RunSpec, estimated_seconds
 
     p = chapter_plan(scale)
-    specs = plan(scale, seed)
+    records = _stored_records(scale)
+    specs = plan(scale, seed, records=records)
+    bs = budgets(scale, grid_table(records, scale)) if records else budgets(scale)
     rows = []
-    for b in budgets(scale):
+    for b in bs:
         mine = [s for s in specs if s.config.model.d_model == b.d_model]
+        if not mine:  # the held-out grid is not placed yet: estimate it on the a-priori grid
+            mine = [RunSpec(EXP_HELDOUT, train_config(scale, b, be, le, seed), VERSION) for be, le in b.nodes]
         steps = [s.config.total_steps for s in mine]
         rows.append({
             "budget": "held-out" if b.heldout else "fitted", "d_model": b.d_model, "n_layer": p.n_layer,
             "seq_len": p.seq_len, "N1": 12 * p.n_layer * b.d_model ** 2, "M": b.m, "D": b.num_tokens,
             "C=M·D": b.flops,
             "B_tok grid": f"2^{b.batch_exps[0]}…2^{b.batch_exps[-1]} ({len(b.batch_exps)})",
-            "η grid": f"2^{b.lr_exps[0]:g}…2^{b.lr_exps[-1]:g} ({len(b.lr_exps)})",
+            "η grid": f"2^{b.all_lr_exps[0]:g}…2^{b.all_lr_exps[-1]:g} ({len(b.lr_exps)} per B_tok"
+                      + (f", +{b.lr_slope:g} octave per B_tok octave)" if b.lr_slope else ")"),
             "runs": len(mine), "steps": f"{min(steps)}…{max(steps)}",
+            "grid placed": ("on the fitted laws' prediction" if b.predicted else
+                            "a priori (estimate; placed after the fitted budgets)" if b.heldout else
+                            "published laws + offsets"),
             "est_hours": sum(estimated_seconds(s.config, "gpu" if scale == "gpu" else "cpu") for s in mine) / 3600,
         })
     df = pd.DataFrame(rows)
@@ -382,8 +528,10 @@ def grid_table(records: list[dict], scale: str) -> pd.DataFrame:
 
     Columns: experiment, d_model, budget (fitted/held-out), flops (nominal C = M·D), flops_run
     (M × tokens the run asked for), batch_tokens (B_tok), lr, batch_exp, lr_exp, seed, steps,
-    status, loss (NaN when diverged), centre (the config is its budget's grid centre).
+    status, loss (NaN when diverged), centre (the config is its budget's grid centre), config_key.
     """
+    from scalelab.store import config_key
+
     by_d = {b.d_model: b for b in budgets(scale)}
     rows = []
     for r in records:
@@ -403,9 +551,10 @@ def grid_table(records: list[dict], scale: str) -> pd.DataFrame:
             "steps": int(c["total_steps"]), "status": r["result"].get("status"),
             "loss": float(loss) if finished else float("nan"),
             "centre": bool(abs(be - b.centre[0]) < 1e-9 and abs(le - b.centre[1]) < 1e-9),
+            "config_key": config_key(r["experiment"], r.get("version", VERSION), c),
         })
     cols = ["experiment", "d_model", "budget", "flops", "flops_run", "batch_tokens", "lr", "batch_exp", "lr_exp",
-            "seed", "steps", "status", "loss", "centre"]
+            "seed", "steps", "status", "loss", "centre", "config_key"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -484,6 +633,13 @@ def fit_laws(records_or_grid, scale: str, *, band: float = BAND, measure: str = 
     return near_optimal_fit(t, band=band, bootstrap=chapter_plan(scale).bootstrap, seed=seed)
 
 
+def near_optimal_fit_table(grid: pd.DataFrame, scale: str, *, band: float = BAND):
+    """The point fit (measure M, no bootstrap) on the fitted budgets of ``grid``: the held-out grid's centre."""
+    from scalelab.fit import near_optimal_fit
+
+    return near_optimal_fit(with_measure(fit_table(grid), scale, "M"), band=band, bootstrap=0)
+
+
 def _as_grid(records_or_grid, scale: str) -> pd.DataFrame:
     return records_or_grid if isinstance(records_or_grid, pd.DataFrame) else grid_table(records_or_grid, scale)
 
@@ -510,7 +666,7 @@ def near_optimal_sets(grid: pd.DataFrame, band: float = BAND, *, heldout: bool =
 def interior_table(grid: pd.DataFrame, scale: str) -> pd.DataFrame:
     """Per budget (held-out included): where the best config sits on each grid axis."""
     rows = []
-    for b in budgets(scale):
+    for b in budgets(scale, grid):
         t = fit_table(grid, heldout=b.heldout)
         t = t[t["d_model"] == b.d_model]
         if t.empty:
@@ -523,7 +679,9 @@ def interior_table(grid: pd.DataFrame, scale: str) -> pd.DataFrame:
             "d_model": b.d_model, "budget": "held-out" if b.heldout else "fitted",
             "best_batch_exp": float(best["batch_exp"]), "best_lr_exp": float(best["lr_exp"]),
             "batch_interior": bool(min(b.batch_exps) < best["batch_exp"] < max(b.batch_exps)),
-            "lr_interior": bool(min(b.lr_exps) < best["lr_exp"] < max(b.lr_exps)),
+            # η: interior to the best config's own column
+            "lr_interior": bool(min(b.lr_exps_at(best["batch_exp"])) < best["lr_exp"]
+                                < max(b.lr_exps_at(best["batch_exp"]))),
         })
     return pd.DataFrame(rows)
 
@@ -539,7 +697,7 @@ def heldout_test(records_or_grid, scale: str, *, band: float | None = None, meas
     """
     grid = _as_grid(records_or_grid, scale)
     p = chapter_plan(scale)
-    hb = budgets(scale)[-1]
+    hb = budgets(scale, grid)[-1]
     if band is None:
         band = effective_band(pooled_rel_sd(noise_table(grid), grid))
     fit = fit_laws(grid, scale, band=band, measure=measure, seed=seed)
@@ -547,9 +705,11 @@ def heldout_test(records_or_grid, scale: str, *, band: float | None = None, meas
     b_pred, eta_pred = float(fit.batch_opt(C_h)), float(fit.eta_opt(C_h))
     be, le = math.log2(b_pred), math.log2(eta_pred)
     bstep = 1.0
+    col_b = min(hb.batch_exps, key=lambda x: abs(x - be))
+    col = hb.lr_exps_at(col_b)
     inside = (min(hb.batch_exps) - 0.5 * bstep <= be <= max(hb.batch_exps) + 0.5 * bstep
-              and min(hb.lr_exps) - 0.5 * p.lr_step <= le <= max(hb.lr_exps) + 0.5 * p.lr_step)
-    node = (min(hb.batch_exps, key=lambda x: abs(x - be)), min(hb.lr_exps, key=lambda x: abs(x - le)))
+              and min(col) - 0.5 * p.lr_step <= le <= max(col) + 0.5 * p.lr_step)
+    node = (col_b, min(col, key=lambda x: abs(x - le)))
     h = fit_table(grid, heldout=True)
     out = {"measure": measure, "C_heldout": C_h, "band": band, "pred_B_tok": b_pred, "pred_lr": eta_pred,
            "inside": bool(inside), "node_B_tok": 2 ** node[0], "node_lr": 2 ** node[1]}
@@ -633,10 +793,10 @@ def analyze(records: list[dict], scale: str, seed: int = 0):
     from scalelab.checks import Check, Report, Verdict
 
     validate_scale(scale)
-    bs = budgets(scale)
-    fitted = [b for b in bs if not b.heldout]
     grid = grid_table(records, scale)
-    specs = plan(scale, seed)
+    bs = budgets(scale, grid)
+    fitted = [b for b in bs if not b.heldout]
+    specs = plan(scale, seed, records=records)
     checks: list[Check] = []
 
     # --- validity

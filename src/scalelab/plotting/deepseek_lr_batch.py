@@ -17,26 +17,28 @@ def _plt():
 def heatmaps(grid, scale: str, *, band: float = 0.0025, heldout: dict | None = None):
     """Final loss over (log2 B_tok, log2 η) per budget (DeepSeek Fig. 3), near-optimal cells outlined.
 
-    ★ marks the best config, × the grid centre (DeepSeek's laws at that C), ○ on the held-out
-    panel the prediction of our fitted laws (``heldout`` from ``heldout_test``).
+    ★ marks the best config, × the grid centre (DeepSeek's laws at that C plus the plan's offsets; on the
+    held-out panel the fitted laws' prediction rounded to the grid), ○ on the held-out panel the unrounded
+    prediction (``heldout`` from ``heldout_test``).
     """
     from matplotlib.patches import Rectangle
 
     from scalelab.experiments import deepseek_lr_batch as E
 
     plt = _plt()
-    bs = E.budgets(scale)
+    bs = E.budgets(scale, grid)
     step = E.chapter_plan(scale).lr_step
     fig, axes = plt.subplots(1, len(bs), figsize=(3.3 * len(bs), 3.6), constrained_layout=True, squeeze=False)
     for ax, b in zip(axes[0], bs):
         t = E.fit_table(grid, heldout=b.heldout)
         t = t[t["d_model"] == b.d_model]
-        mat = np.full((len(b.lr_exps), len(b.batch_exps)), np.nan)
+        rows = np.array(b.all_lr_exps)  # a diagonal grid leaves the corners empty (white)
+        mat = np.full((len(rows), len(b.batch_exps)), np.nan)
         for r in t.itertuples():
-            i = int(np.argmin(np.abs(np.array(b.lr_exps) - r.lr_exp)))
+            i = int(np.argmin(np.abs(rows - r.lr_exp)))
             j = int(np.argmin(np.abs(np.array(b.batch_exps) - r.batch_exp)))
             mat[i, j] = r.loss
-        extent = (b.batch_exps[0] - 0.5, b.batch_exps[-1] + 0.5, b.lr_exps[0] - step / 2, b.lr_exps[-1] + step / 2)
+        extent = (b.batch_exps[0] - 0.5, b.batch_exps[-1] + 0.5, rows[0] - step / 2, rows[-1] + step / 2)
         im = ax.imshow(mat, origin="lower", aspect="auto", extent=extent, cmap="viridis_r")
         if len(t):
             best = t["loss"].min()
