@@ -28,6 +28,7 @@ import importlib
 import logging
 import math
 import pkgutil
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -400,10 +401,21 @@ def run_pending(pending: list[RunSpec], plan: list[RunSpec], store: RunStore, *,
                 finished(spec, t0)
             if stop:
                 queue = []  # let the runs in flight finish, start nothing new
+    except BaseException:
+        # Interrupted (Ctrl-C, or SIGTERM through main()): stop the workers too, so that no orphan goes on
+        # training. Their runs in flight are lost; the store seals a line cut short by a killed writer.
+        if pool is not None:
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+        raise
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     return ran
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -460,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(str(err)) from None
     mod = _resolve_chapter(args.chapter)
     store = RunStore(results_path(mod.SLUG, args.scale))
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops the workers as well as this process
     t_start = time.perf_counter()
     # A chapter's plan may grow as its records land (chapter 4 places its held-out grid on the laws fitted to
     # its first stage): after each stage the plan is read again, and the sweep goes on while it has new runs.
@@ -472,7 +485,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.status or not pending:
             return 0
         left_s = args.budget_s - (time.perf_counter() - t_start)
-        ran = run_pending(pending, specs, store, jobs=args.jobs, device=args.device, budget_s=left_s)
+        try:
+            ran = run_pending(pending, specs, store, jobs=args.jobs, device=args.device, budget_s=left_s)
+        except KeyboardInterrupt:
+            print(f"interrupted: the runs in flight are lost, {len(store.records())} records are kept in "
+                  f"{store.path}", file=sys.stderr, flush=True)
+            return 130
         print(f"ran {ran} runs ({time.perf_counter() - t_start:.0f} s so far); {len(pending) - ran} of this "
               "stage pending", flush=True)
         if ran < len(pending):

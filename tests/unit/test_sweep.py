@@ -113,3 +113,37 @@ def test_run_chapter_trains_on_workers(tmp_path, monkeypatch):
     store = RunStore(tmp_path / "s.jsonl")
     recs = run_chapter("grid", "01", SPECS, "smoke", device="cpu", store=store)
     assert len(recs) == 2 and len(store.records()) == 2
+
+
+def test_sweep_cli_sigterm_stops_its_workers(tmp_path):
+    """`kill <sweep>` ends the workers too (they used to finish their run and idle as orphans)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "SCALELAB_ROOT": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "scalelab.sweep", "01", "--scale", "smoke", "--jobs", "2"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+    def workers():
+        out = subprocess.run(["ps", "-eo", "pid,ppid,cmd"], capture_output=True, text=True).stdout
+        return [ln for ln in out.splitlines() if "multiprocessing.spawn" in ln and int(ln.split()[1]) == proc.pid]
+
+    t0 = time.time()
+    while len(workers()) < 2 and time.time() - t0 < 60:
+        time.sleep(0.5)
+    assert len(workers()) == 2, "the sweep did not start its workers"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err
+    t0 = time.time()
+    while time.time() - t0 < 10:
+        out = subprocess.run(["ps", "-s", str(proc.pid), "-o", "pid,cmd"], capture_output=True, text=True).stdout
+        left = [ln for ln in out.splitlines() if "spawn_main" in ln]
+        if not left:
+            break
+        time.sleep(0.5)
+    assert not left, f"workers left running: {left}"
