@@ -739,4 +739,8 @@ def takeaway_numbers(records: list[dict], scale: str) -> dict:
                 "n_not_resolved": counts["not resolved at this scale"]})
     if "full_sp" in sh.index:
         out["sp_shift"] = float(sh.loc["full_sp", "shift"])
+    # Lingle's zero-initialised readout against our baseline's, at the widest width (NaN where not run)
+    z = sh.loc["zero_readout"] if "zero_readout" in sh.index else None
+    out["zero_readout_gap"] = float(z["loss_vs_baseline"]) if z is not None else float("nan")
+    out["zero_readout_shift"] = float(z["shift"]) if z is not None else float("nan")
     return out
