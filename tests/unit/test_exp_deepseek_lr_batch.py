@@ -180,3 +180,26 @@ def test_missing_runs_fail_validity():
 def test_records_only_on_an_empty_store_names_the_command(tmp_path):
     with pytest.raises(MissingRecordsError, match="make chapter NB=04 SCALE=cpu"):
         E.run("cpu", records_only=True, store=RunStore(tmp_path / "x.jsonl"))
+
+
+def test_heldout_grid_waits_for_the_first_stage_and_centres_on_the_prediction():
+    recs = _records("cpu", 0.3271, -0.125)
+    first = E.fitted_plan("cpu")
+    n_first = len(first)
+    # with a first-stage record missing there is no held-out grid yet
+    partial = [r for r in recs if r["config_key"] != first[0].config_key]
+    assert len(E.plan("cpu", records=partial)) == n_first and E.heldout_budget("cpu", partial) is None
+    # complete: the held-out grid is centred on the fitted laws' prediction, rounded to the grid
+    hb = E.heldout_budget("cpu", recs)
+    assert hb is not None and hb.predicted and hb.heldout
+    grid = E.grid_table(recs, "cpu")
+    fitted = grid[grid["experiment"].isin([E.EXP_GRID, E.EXP_NOISE])]
+    band = E.effective_band(E.pooled_rel_sd(E.noise_table(fitted), fitted))
+    fit = E.near_optimal_fit_table(fitted, "cpu", band=band)
+    p = E.chapter_plan("cpu")
+    assert hb.centre[0] == round(math.log2(float(fit.batch_opt(hb.flops))))
+    assert abs(hb.centre[1] - math.log2(float(fit.eta_opt(hb.flops)))) <= p.lr_step / 2
+    # the held-out runs never enter the placement: changing their losses leaves the grid where it was
+    held = [dict(r, result={**r["result"], "final_eval_loss": 9.0}) if r["experiment"] == E.EXP_HELDOUT else r
+            for r in recs]
+    assert E.heldout_budget("cpu", held) == hb
