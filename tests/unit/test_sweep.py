@@ -147,3 +147,10 @@ def test_sweep_cli_sigterm_stops_its_workers(tmp_path):
             break
         time.sleep(0.5)
     assert not left, f"workers left running: {left}"
+
+
+def test_sweep_cli_rejects_bad_threads():
+    from scalelab.sweep import main
+
+    with pytest.raises(SystemExit, match="--threads must be a positive integer"):
+        main(["01", "--threads", "0", "--status"])
