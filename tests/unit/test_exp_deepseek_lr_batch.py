@@ -203,3 +203,10 @@ def test_heldout_grid_waits_for_the_first_stage_and_centres_on_the_prediction():
     held = [dict(r, result={**r["result"], "final_eval_loss": 9.0}) if r["experiment"] == E.EXP_HELDOUT else r
             for r in recs]
     assert E.heldout_budget("cpu", held) == hb
+
+
+def test_c45_does_not_compare_m_with_itself():
+    # at cpu 6N₂ equals M on every budget; C4.5 compares M with 6N₁ only and says so
+    rep = E.analyze(_records("cpu", 0.3271, -0.125), "cpu")
+    ev = next(v.evidence for v in rep.verdicts if v.claim == "C4.5")
+    assert "6N2 equal to M at this shape" in ev
