@@ -52,8 +52,8 @@ BASELINE = {
     "head layout": "fixed d_head (heads grow with width; Lingle's layout); the attention-scale ablation is also "
                    "run with a fixed head count (d_head grows with width)",
     "readout": "μP default: std σ with the forward multiplier 1/m (effective std σ/m; chapter 1's model). Lingle's "
-               "baseline zero-initialises the readout; at our 500 steps that kept every width on the early loss "
-               "plateau (first records: 0.36 nats/byte worse than this readout at d32, 0.43 at d64), so it is the "
+               "baseline zero-initialises the readout; at our 500 steps that kept widths 32 and 64 on the early loss "
+               "plateau (best loss 0.36 nats/byte above this readout's at d32, 0.45 at d64), so it is the "
                "ablation 'zero_readout' here. The SP-init readout (effective std σ/√m) is an ablation too",
     "MLP": "GELU, d_ff = 4·d_model",
     "optimizer": "AdamW β = (0.9, 0.95), ε = 1e-8, no weight decay, no gradient clipping",
