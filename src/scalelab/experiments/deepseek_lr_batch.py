@@ -380,17 +380,6 @@ def _stored_records(scale: str) -> list[dict]:
     return RunStore(path).records() if path.exists() else []
 
 
-def fitted_records(records: list[dict], scale: str, seed: int = 0) -> list[dict] | None:
-    """The records of :func:`fitted_plan` (one per spec), or None while any is missing."""
-    from scalelab.store import config_key
-
-    by = {config_key(r["experiment"], r.get("version", VERSION), r["config"]): r for r in records}
-    specs = fitted_plan(scale, seed)
-    if any(s.config_key not in by for s in specs):
-        return None
-    return [by[s.config_key] for s in specs]
-
-
 def heldout_budget(scale: str, records_or_grid, seed: int = 0) -> Budget | None:
     """The held-out budget with its grid centred on the prediction of the laws fitted to the fitted budgets
     (measure M; DeepSeek's band, or the noise-widened band when seed noise exceeds it — as
@@ -408,8 +397,7 @@ def heldout_budget(scale: str, records_or_grid, seed: int = 0) -> Budget | None:
     grid = _as_grid(records_or_grid, scale)
     fitted = grid[grid["experiment"].isin([EXP_GRID, EXP_NOISE])]
     need = {s.config_key for s in fitted_plan(scale, seed)}
-    have = set(fitted["config_key"]) if "config_key" in fitted else set()
-    if not need <= have:
+    if not need <= set(fitted["config_key"]):
         return None
     fitted = fitted[fitted["config_key"].isin(need)]
     band = effective_band(pooled_rel_sd(noise_table(fitted), fitted))
