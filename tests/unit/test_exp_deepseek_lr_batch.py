@@ -210,3 +210,24 @@ def test_c45_does_not_compare_m_with_itself():
     rep = E.analyze(_records("cpu", 0.3271, -0.125), "cpu")
     ev = next(v.evidence for v in rep.verdicts if v.claim == "C4.5")
     assert "6N2 equal to M at this shape" in ev
+
+
+def test_versus_deepseek_reads_the_offset_and_its_drift():
+    # laws with DeepSeek's exponents: the best config sits at the plan's offsets from the published laws at
+    # every budget (up to grid rounding), so the offset neither drifts nor strays from the plan's
+    p = E.chapter_plan("cpu")
+    v = E.versus_deepseek(E.grid_table(_records("cpu", 0.3271, -0.125), "cpu"), "cpu")
+    f = v[v["budget"] == "fitted"]
+    assert len(f) == len(p.widths) and (v["budget"] == "held-out").sum() == 1
+    assert (abs(f["B_octaves"] - p.batch_offset) <= 0.5 + 1e-9).all()
+    assert (abs(f["eta_octaves"] - p.lr_offset) <= p.lr_step / 2 + 0.25).all()
+    # a steeper LR law than DeepSeek's makes the η offset fall across budgets
+    v2 = E.versus_deepseek(E.grid_table(_records("cpu", 0.3271, -0.3), "cpu"), "cpu")
+    f2 = v2[v2["budget"] == "fitted"]
+    assert f2["eta_octaves"].iloc[-1] < f2["eta_octaves"].iloc[0] - 0.5
+
+
+def test_width_exponent_follows_the_budget_rule():
+    # C = M·20·N₁ with N₁ ∝ d² and M between d and d²: d grows as C^s with 1/4 ≤ s ≤ 1/3
+    for scale in ("cpu", "gpu"):
+        assert 0.25 <= E.width_exponent(scale) <= 1 / 3

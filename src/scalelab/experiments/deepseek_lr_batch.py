@@ -524,6 +524,8 @@ def grid_table(records: list[dict], scale: str) -> pd.DataFrame:
     by_d = {b.d_model: b for b in budgets(scale)}
     rows = []
     for r in records:
+        if r.get("version", VERSION) != VERSION:  # superseded designs stay in the store, unused
+            continue
         c = r["config"]
         d = int(c["model"]["d_model"])
         if d not in by_d:
@@ -650,6 +652,42 @@ def near_optimal_sets(grid: pd.DataFrame, band: float = BAND, *, heldout: bool =
             "centre_lr": float(2 ** np.log2(near["lr"]).mean()),
         })
     return pd.DataFrame(rows)
+
+
+def versus_deepseek(grid: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """Per budget (held-out included): our best config against DeepSeek's two laws at the same C = M·D.
+
+    ``B_octaves`` and ``eta_octaves`` are log2(ours / DeepSeek's): negative means our optimum lies below the
+    published law. Only the grid runs enter (the held-out budget's own grid for its row).
+    """
+    rows = []
+    for b in budgets(scale, grid):
+        t = fit_table(grid, heldout=b.heldout)
+        t = t[t["d_model"] == b.d_model]
+        if t.empty:
+            continue
+        best = t.loc[t["loss"].idxmin()]
+        law_b, law_eta = float(deepseek_batch(b.flops)), float(deepseek_eta(b.flops))
+        rows.append({
+            "d_model": b.d_model, "budget": "held-out" if b.heldout else "fitted", "flops": b.flops,
+            "best_B_tok": int(best["batch_tokens"]), "deepseek_B_tok": law_b,
+            "B_octaves": math.log2(float(best["batch_tokens"]) / law_b),
+            "best_lr": float(best["lr"]), "deepseek_lr": law_eta,
+            "eta_octaves": math.log2(float(best["lr"]) / law_eta),
+        })
+    return pd.DataFrame(rows)
+
+
+def width_exponent(scale: str) -> float:
+    """d log d_model / d log C across the fitted budgets (least squares in log–log).
+
+    Under SP with Adam the hidden layers' optimal LR falls about as 1/width (chapter 1), so if width alone
+    moved η* the LR exponent would be −(this number): a yardstick for p_η that uses no loss at all.
+    """
+    bs = [b for b in _prior_budgets(scale) if not b.heldout]
+    x = np.log([b.flops for b in bs])
+    y = np.log([b.d_model for b in bs])
+    return float(np.polyfit(x, y, 1)[0])
 
 
 def interior_table(grid: pd.DataFrame, scale: str) -> pd.DataFrame:
@@ -954,4 +992,15 @@ def takeaway_numbers(records: list[dict], scale: str, seed: int = 0) -> dict[str
     return {"p_B": fit.batch.p, "p_eta": fit.eta.p, "r2_B": fit.batch.r2, "r2_eta": fit.eta.r2,
             "noise_rel_sd": sd, "band": BAND, "band_eff": effective_band(sd), "heldout_excess": ho["excess"],
             "heldout_band": ho["band"], "six_n1_over_m_min": float(meas["6N1/M"].min()),
-            "six_n1_over_m_max": float(meas["6N1/M"].max()), "points": float(len(fit.points))}
+            "six_n1_over_m_max": float(meas["6N1/M"].max()), "points": float(len(fit.points)),
+            "sp_width_p_eta": -width_exponent(scale), **_versus_numbers(grid, scale)}
+
+
+def _versus_numbers(grid: pd.DataFrame, scale: str) -> dict[str, float]:
+    v = versus_deepseek(grid, scale)
+    f = v[v["budget"] == "fitted"]
+    nan = float("nan")
+    return {"B_octaves_min": float(f["B_octaves"].min()) if len(f) else nan,
+            "B_octaves_max": float(f["B_octaves"].max()) if len(f) else nan,
+            "eta_octaves_min": float(f["eta_octaves"].min()) if len(f) else nan,
+            "eta_octaves_max": float(f["eta_octaves"].max()) if len(f) else nan}
