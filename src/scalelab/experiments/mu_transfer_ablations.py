@@ -193,6 +193,30 @@ PROVENANCE = ("Lingle's outcomes are taken from the paper's text as summarised b
               "(per-cell loss tables exist only in the PDFs); the setup is verified against his released scripts.")
 
 
+# What a run would need to settle each claim where our verdict differs from the paper's: the mechanism by which the
+# change is thought to act, and the dial of our plan that limits it. Stated a priori (no result enters).
+SETTLE = {
+    "C2.1": "a wider width span: the activation changes only the MLP's nonlinearity, which μP's rules do not see",
+    "C2.2": "a wider width span: the activation changes only the MLP's nonlinearity, which μP's rules do not see",
+    "C2.3": "tokens held fixed (Lingle's choice, the gpu plan's) instead of steps: at cpu ×4 batch also means ×4 "
+            "tokens, so the batch ablations compare different budgets",
+    "C2.4": "a wider width span: zero queries change only the first steps of attention",
+    "C2.5": "a wider width span: the SP readout's effective std σ/√m differs from μP's σ/m by √m, which grows "
+            "with width",
+    "C2.6": "a wider width span: the schedule's shape is the same at every width",
+    "C2.7": "longer runs: the gains start at 1 and drift at the LR's pace, so a width-dependent drift needs many "
+            "updates (Lingle: 125,000 steps; the gpu plan: 2,000)",
+    "C2.8": "a wider width span: Lion's sign update has Adam's per-coordinate size, so any width dependence beyond "
+            "μP's Adam rule is a slow trend that 4× may not show (Lingle: 16×, widths 128–2,048)",
+    "C2.9": "runs longer than the decay timescale 1/(η·λ) at every width: shorter runs see decay as a small "
+            "constant shrink, the same at every width",
+    "C2.10": "a wider width span with a fixed head count: the logit scale differs from the baseline's by "
+             "√(d_head/d_head,base), which grows only as the square root of the width ratio",
+    "C2.11": "a wider width span: SP's Adam optimum falls about one octave per doubling of width, so 4× should "
+             "already show two octaves",
+}
+
+
 # ----------------------------------------------------------------------------- scale plans
 @dataclass(frozen=True)
 class ChapterPlan:
@@ -577,6 +601,42 @@ def verdict_table(records: list[dict], scale: str):
     return out.rename(columns={"label": "ablation"})
 
 
+def disagreements(records: list[dict], scale: str):
+    """The claims whose verdict is not "reproduced": our numbers beside the paper's finding, and what would settle it.
+
+    Columns: claim, ablation, paper, our outcome, Δ ± u, Δ per doubling of width, that rate over Lingle's 16×
+    span (4 doublings; a linear extrapolation in log width, for scale only), and for weight decay the decay
+    timescale 1/(η*·λ) in steps at the widest width against the run length.
+    """
+    import pandas as pd
+
+    p = chapter_plan(scale)
+    abls = ablations(scale)
+    sh = shifts(optima(finals(records)), scale).set_index("ablation")
+    ver = {v.claim: v.verdict for v in analyze(records, scale).verdicts}
+    doublings = math.log2(max(p.widths) / min(p.widths))
+    rows = []
+    for name, a in abls.items():
+        if not a.claim or ver.get(a.claim) == "reproduced":
+            continue
+        r = sh.loc[name] if name in sh.index else None
+        delta = float(r["shift"]) if r is not None else float("nan")
+        per = delta / doublings if doublings > 0 else float("nan")
+        row = {"claim": a.claim, "ablation": a.label, "paper (v1)": a.paper,
+               "ours": r["outcome"] if r is not None else "no records", "verdict": ver.get(a.claim, "—"),
+               "Δ ± u (log2)": f"{delta:+.2f} ± {float(r['shift_std']):.2f}" if r is not None else "—",
+               "Δ per doubling": per, "at 16× (Lingle's span)": 4 * per,
+               "decay timescale / steps": float("nan"), "what would settle it": SETTLE[a.claim]}
+        lam = a.changes.get("weight_decay")
+        if lam and a.changes.get("wd_mode") == "torch" and r is not None:
+            eta = 2.0 ** float(r[f"log2_lr*@{max(p.widths)}"])
+            row["decay timescale / steps"] = (1.0 / (eta * lam)) / p.steps_for(a.batch_mult)
+        rows.append(row)
+    cols = ["claim", "ablation", "paper (v1)", "ours", "verdict", "Δ ± u (log2)", "Δ per doubling",
+            "at 16× (Lingle's span)", "decay timescale / steps", "what would settle it"]
+    return pd.DataFrame(rows, columns=cols)
+
+
 def _fmt(x: float) -> str:
     return f"{x:.4f}" if np.isfinite(x) else "nan"
 
@@ -661,7 +721,6 @@ def analyze(records: list[dict], scale: str):
 
     # --- verdicts
     span = max(p.widths) / min(p.widths)
-    resolvable = span >= MIN_WIDTH_RATIO and p.total_steps >= MIN_STEPS and p.seeds >= MIN_SEEDS
     min_steps = min(p.steps_for(a.batch_mult) for a in abls.values())
     resolvable = span >= MIN_WIDTH_RATIO and min_steps >= MIN_STEPS and p.seeds >= MIN_SEEDS
     why = f"widths {min(p.widths)}–{max(p.widths)} ({span:g}×), ≥ {min_steps} steps, {p.seeds} seeds"
