@@ -24,7 +24,10 @@ def lr_sweeps(fin, opt, labels: dict[str, str] | None = None, ncols: int = 4):
     a panel mark diverged runs, and a vertical tick marks each width's fitted optimum η*.
     """
     plt = _plt()
-    names = list(dict.fromkeys(fin["ablation"]))
+    present = set(fin["ablation"])
+    # panels in the order of ``labels`` (the chapter's ablation order), then any others in record order
+    names = [n for n in (labels or {}) if n in present] + [n for n in dict.fromkeys(fin["ablation"])
+                                                          if n not in (labels or {})]
     widths = sorted(fin["d_model"].unique())
     ncols = max(1, min(ncols, len(names)))
     nrows = math.ceil(len(names) / ncols)
