@@ -60,7 +60,9 @@ def test_ablations_are_config_deltas():
     specs = {s.experiment: s.config for s in ch.plan("cpu") if s.config.model.d_model == 64
              and s.config.seed == 0 and s.config.lr == 2.0 ** -6}
     assert specs["baseline"] == base
-    assert specs["lion"].optimizer == "lion" or "lion" not in specs  # Lion's grid may not contain 2^-6
+    # Lion's grid (2^-11 … 2^-5) contains 2^-6: both Lion rows differ from the baseline by optimizer (and β) only
+    assert specs["lion"] == base.replace(optimizer="lion")
+    assert specs["lion_lingle_betas"] == base.replace(optimizer="lion", betas=(0.95, 0.98))
     assert specs["rmsnorm_gains"] == base.replace(norm_gain=True)
     assert specs["wd_torch"] == base.replace(weight_decay=0.1, wd_mode="torch")
     assert specs["full_sp"].model.parametrization == "sp"
@@ -123,7 +125,7 @@ def test_analyze_flips_with_the_optimum():
     # "breaks"); Lion (grid shifted down) stays put (contradicts "breaks"); the rest transfer.
     drift = {lo: -5.0, mid: -6.25, hi: -7.5}
     recs = _synthetic("cpu", {"swiglu": drift, "rmsnorm_gains": drift,
-                              "lion": {w: -8.0 for w in p.widths}})
+                              "lion_lingle_betas": {w: -8.0 for w in p.widths}})
     rep = ch.analyze(recs, "cpu")
     assert rep.all_valid, rep.failed_checks()
     v = _verdicts(rep)
@@ -189,10 +191,12 @@ def test_disagreements_list_what_did_not_reproduce():
     p = ch.chapter_plan("cpu")
     lo, mid, hi = p.widths
     drift = {lo: -5.0, mid: -6.25, hi: -7.5}
-    recs = _synthetic("cpu", {"swiglu": drift, "rmsnorm_gains": drift, "lion": {w: -8.0 for w in p.widths}})
+    lion = {w: -8.0 for w in p.widths}
+    recs = _synthetic("cpu", {"swiglu": drift, "rmsnorm_gains": drift, "lion_lingle_betas": lion})
     d = ch.disagreements(recs, "cpu").set_index("ablation")
     # SwiGLU broke (contradicted), Lion transferred (contradicted); gains broke as the paper says: not listed
-    assert {"SwiGLU", "Lion"} <= set(d.index) and "RMSNorm gains" not in d.index
+    assert {"SwiGLU", ch.ablations("cpu")["lion_lingle_betas"].label} <= set(d.index)
+    assert "RMSNorm gains" not in d.index
     assert abs(d.loc["SwiGLU", "Δ per doubling"] - (-2.5 / 2)) < 0.2  # 2.5 octaves over two doublings
     assert abs(d.loc["SwiGLU", "at 16× (Lingle's span)"] - 4 * d.loc["SwiGLU", "Δ per doubling"]) < 1e-12
     assert all(d["what would settle it"].str.len() > 0)
