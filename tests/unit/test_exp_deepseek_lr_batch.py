@@ -199,10 +199,50 @@ def test_heldout_grid_waits_for_the_first_stage_and_centres_on_the_prediction():
     p = E.chapter_plan("cpu")
     assert hb.centre[0] == round(math.log2(float(fit.batch_opt(hb.flops))))
     assert abs(hb.centre[1] - math.log2(float(fit.eta_opt(hb.flops)))) <= p.lr_step / 2
-    # the held-out runs never enter the placement: changing their losses leaves the grid where it was
+    # the held-out runs never enter the placement: changing their losses leaves the centre where it was
+    # (they may only extend the grid by a column, see the next test)
     held = [dict(r, result={**r["result"], "final_eval_loss": 9.0}) if r["experiment"] == E.EXP_HELDOUT else r
             for r in recs]
-    assert E.heldout_budget("cpu", held) == hb
+    hb2 = E.heldout_budget("cpu", held)
+    assert hb2.centre == hb.centre and hb2.lr_exps == hb.lr_exps and set(hb.batch_exps) <= set(hb2.batch_exps)
+
+
+def _held_loss(recs, fn):
+    out = []
+    for r in recs:
+        if r["experiment"] == E.EXP_HELDOUT:
+            c = r["config"]
+            be = math.log2(int(c["batch_size"]) * int(c["model"]["seq_len"]))
+            r = dict(r, result={**r["result"], "final_eval_loss": fn(be, math.log2(c["lr"]))})
+        out.append(r)
+    return out
+
+
+def test_heldout_grid_gains_a_column_when_its_best_sits_in_an_end_column():
+    recs = _records("cpu", 0.3271, -0.125)
+    hb = E.heldout_budget("cpu", recs)
+    assert hb.extended == 0  # the bowl's optimum is where the laws put it: interior, no extension
+    pred = E.heldout_test(recs, "cpu")
+    # the held-out loss falls with the batch: the best is in the top column, so one more column is added above
+    falling = _held_loss(recs, lambda be, le: 3.0 - 0.01 * be)
+    ext = E.heldout_budget("cpu", falling)
+    assert ext.extended == 1 and ext.batch_exps == (*hb.batch_exps, max(hb.batch_exps) + 1)
+    assert ext.centre == hb.centre  # the prediction and the grid centre do not move
+    new = [s for s in E.plan("cpu", records=falling) if s.config_key not in {r["config_key"] for r in falling}]
+    assert len(new) == len(hb.lr_exps) and all(s.config.tokens_per_step == 2 ** ext.batch_exps[-1] for s in new)
+    # the new column's runs land (worse): the best is now interior and nothing more is added
+    landed = falling + [{"key": s.config_key, "config_key": s.config_key, "experiment": s.experiment,
+                         "version": s.version, "config": s.config.to_dict(),
+                         "result": {"status": "finished", "final_eval_loss": 4.0, "steps": s.config.total_steps}}
+                        for s in new]
+    assert E.heldout_budget("cpu", landed) == ext
+    assert E.interior_table(E.grid_table(landed, "cpu"), "cpu").iloc[-1]["batch_interior"]
+    # better still in the new column: the cap (HELDOUT_EXTEND = 1) stops a second extension
+    better = _held_loss(landed, lambda be, le: 3.0 - 0.01 * be)
+    assert E.heldout_budget("cpu", better).extended == E.HELDOUT_EXTEND == 1
+    # the prediction is the same whatever the held-out losses
+    got = E.heldout_test(better, "cpu")
+    assert (got["pred_B_tok"], got["pred_lr"]) == (pred["pred_B_tok"], pred["pred_lr"])
 
 
 def test_c45_does_not_compare_m_with_itself():

@@ -14,7 +14,9 @@ This module repeats the procedure on the book's byte-level GPT:
   20 tokens per parameter at cpu/gpu), so C = M·D grows with d. A larger held-out budget follows
   the same rule and is never fitted: its grid is placed **after** the fitted budgets' records are
   complete, centred on the prediction of the laws fitted to them (:func:`heldout_budget`), so the
-  plan grows in two stages (the sweep CLI and :func:`run` run the second when the first is done).
+  plan grows in stages (the sweep CLI and :func:`run` run each when the one before is done): the first
+  stage, the held-out grid, and — when the held-out best lands in an end column of B_tok — one more column
+  beyond it (``HELDOUT_EXTEND``), so that the held-out optimum is bracketed.
 * **Grid.** Centred on DeepSeek's published laws at that C shifted by stated offsets
   (``batch_offset``, ``lr_offset`` octaves; log2 rounded to the grid), ± ``batch_side`` octaves in
   B_tok (the smallest batch is one sequence) and, in each B_tok column, ± ``lr_side`` steps of
@@ -106,6 +108,10 @@ EXP_TOL = 0.10  # C4.2/C4.3: the exponent's CI must reach within this of the pub
 EXP_FAR = 0.20  # … and is contradicted when the CI is farther than this from it
 HELDOUT_BAD = 3.0  # C4.4: contradicted when the predicted node's excess > this × the band used
 HELDOUT_CLIP = 3  # the held-out grid's B_tok centre stays within this many octaves of the a-priori centre
+# When the held-out grid is complete and its best config sits in an end column of B_tok, one more column is run
+# beyond that end (the same diagonal rule), at most this many times: the prediction is fixed before any held-out
+# run and never moves; the extension only lets C4.4's "held-out best interior" requirement be met.
+HELDOUT_EXTEND = 1
 MEASURE_MARGIN = 0.25  # C4.5: a measure "predicts better" when its held-out error is smaller by ≥ this (octaves)
 R2_MARGIN = 0.10  # C4.6: LR law weaker when its R² is below the batch law's by at least this
 BUDGET_TOL = 0.05  # validity: |C_run / C_budget − 1| at most this (steps are rounded to integers)
@@ -129,7 +135,9 @@ CRITERIA = {
              f"−0.125; contradicted when the CI is ≥ 0 or more than {EXP_FAR} from −0.125."),
     "C4.4": (f"Same design minimums. The laws fitted on the smaller budgets predict (B_tok, η) at the held-out "
              f"budget; the nearest held-out grid node (in log2 units of each grid step) must lie inside the "
-             f"held-out grid, and the held-out best must be interior to it. Reproduced: that node's loss is "
+             f"held-out grid, and the held-out best must be interior to it (a best in an end column of B_tok adds "
+             f"one column beyond it, at most {HELDOUT_EXTEND}×; the prediction does not move). Reproduced: that "
+             f"node's loss is "
              f"within the band of the held-out best (the "
              f"noise-widened band when the noise is not resolved). Contradicted: its excess is > "
              f"{HELDOUT_BAD:g}× that band. Otherwise not resolved."),
@@ -264,6 +272,8 @@ class Budget:
     lr_step: float = 0.5  # η grid spacing (octaves)
     lr_slope: float = 0.0  # octaves of η per octave of B_tok between columns
     predicted: bool = False  # held-out: the grid is centred on the fitted laws' prediction
+    centre_batch: int | None = None  # log2 B_tok of the centre when the grid was extended (else the middle)
+    extended: int = 0  # columns added beyond the placed grid (HELDOUT_EXTEND)
 
     @property
     def flops(self) -> float:
@@ -271,8 +281,10 @@ class Budget:
 
     @property
     def centre(self) -> tuple[int, float]:
-        """(log2 B_tok, log2 η) at the grid centre: DeepSeek's laws at this C plus the offsets, rounded."""
-        return self.batch_exps[len(self.batch_exps) // 2], self.lr_exps[len(self.lr_exps) // 2]
+        """(log2 B_tok, log2 η) at the grid centre: DeepSeek's laws at this C plus the offsets, rounded (held-out:
+        the fitted laws' prediction, rounded; an extension keeps it)."""
+        b = self.centre_batch if self.centre_batch is not None else self.batch_exps[len(self.batch_exps) // 2]
+        return b, self.lr_exps[len(self.lr_exps) // 2]
 
     def lr_exps_at(self, batch_exp: float) -> tuple[float, ...]:
         """log2 η of the column at ``batch_exp``: the centre column moved by ``lr_slope``·ΔB, on the η grid."""
@@ -414,10 +426,44 @@ def heldout_budget(scale: str, records_or_grid, seed: int = 0) -> Budget | None:
     bc = int(min(max(round(be_hat), b0 - HELDOUT_CLIP, math.ceil(math.log2(p.seq_len)) + side), b0 + HELDOUT_CLIP))
     lc = p.lr_step * round(le_hat / p.lr_step)
     lside = p.heldout_lr_side
-    return Budget(d_model=prior.d_model, heldout=True, m=prior.m, num_tokens=prior.num_tokens,
-                  batch_exps=tuple(bc + k for k in range(-side, side + 1)),
-                  lr_exps=tuple(lc + p.lr_step * k for k in range(-lside, lside + 1)),
-                  lr_step=p.lr_step, lr_slope=p.lr_slope, predicted=True)
+    hb = Budget(d_model=prior.d_model, heldout=True, m=prior.m, num_tokens=prior.num_tokens,
+                batch_exps=tuple(bc + k for k in range(-side, side + 1)),
+                lr_exps=tuple(lc + p.lr_step * k for k in range(-lside, lside + 1)),
+                lr_step=p.lr_step, lr_slope=p.lr_slope, predicted=True, centre_batch=bc)
+    return _extend_heldout(scale, hb, grid, seed)
+
+
+def _extend_heldout(scale: str, hb: Budget, grid: pd.DataFrame, seed: int) -> Budget:
+    """``hb`` with one more B_tok column beyond an end column that holds the held-out best, once every node of
+    ``hb`` has a finished-or-diverged record; repeated up to ``HELDOUT_EXTEND`` times."""
+    from dataclasses import replace
+
+    if "batch" not in INTERIOR_AXES[scale]:  # smoke: one batch column, no batch optimum to bracket
+        return hb
+    held = grid[grid["experiment"] == EXP_HELDOUT]
+    while hb.extended < HELDOUT_EXTEND:
+        keys = {train_config_key(scale, hb, be, le, seed) for be, le in hb.nodes}
+        if not keys <= set(held["config_key"]):
+            return hb
+        h = held[held["config_key"].isin(keys) & held["loss"].notna()]
+        if h.empty:
+            return hb
+        best = float(h.loc[h["loss"].idxmin(), "batch_exp"])
+        if abs(best - max(hb.batch_exps)) < 1e-9:
+            hb = replace(hb, batch_exps=(*hb.batch_exps, max(hb.batch_exps) + 1), extended=hb.extended + 1)
+        elif abs(best - min(hb.batch_exps)) < 1e-9 and 2 ** (min(hb.batch_exps) - 1) >= chapter_plan(scale).seq_len:
+            hb = replace(hb, batch_exps=(min(hb.batch_exps) - 1, *hb.batch_exps), extended=hb.extended + 1)
+        else:
+            return hb
+    return hb
+
+
+def train_config_key(scale: str, b: Budget, batch_exp: int, lr_exp: float, seed: int) -> str:
+    """The store's config key of one grid node of ``b`` (the key :func:`grid_table` reports)."""
+    from scalelab.store import config_key
+
+    exp = EXP_HELDOUT if b.heldout else EXP_GRID
+    return config_key(exp, VERSION, train_config(scale, b, batch_exp, lr_exp, seed).to_dict())
 
 
 def plan(scale: str, seed: int = 0, records: list[dict] | None = None) -> list:
@@ -451,12 +497,18 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
     from scalelab.sweep import run_chapter
 
     kw = dict(device=device, refresh=refresh, records_only=records_only, store=store)
-    first = run_chapter(SLUG, NB, fitted_plan(scale, seed), scale, **kw)
-    rest = plan(scale, seed=seed, records=first)[len(first):]
-    if not rest:
+    records = run_chapter(SLUG, NB, fitted_plan(scale, seed), scale, **kw)
+    n_first = len(records)
+    # later stages: the held-out grid, then any extension of it; each is placed on the records before it
+    while True:
+        rest = plan(scale, seed=seed, records=records)[len(records):]
+        if not rest:
+            break
+        records = records + run_chapter(SLUG, NB, rest, scale, **kw)
+    if len(records) == n_first:
         raise RuntimeError("the held-out grid could not be placed: the fit on the fitted budgets did not run "
                            "(see analyze() for the failed checks)")
-    return first + run_chapter(SLUG, NB, rest, scale, **kw)
+    return records
 
 
 # ----------------------------------------------------------------------------- cost
@@ -488,7 +540,9 @@ def plan_summary(scale: str, seed: int = 0) -> pd.DataFrame:
             "η grid": f"2^{b.all_lr_exps[0]:g}…2^{b.all_lr_exps[-1]:g} ({len(b.lr_exps)} per B_tok"
                       + (f", +{b.lr_slope:g} octave per B_tok octave)" if b.lr_slope else ")"),
             "runs": len(mine), "steps": f"{min(steps)}…{max(steps)}",
-            "grid placed": ("on the fitted laws' prediction" if b.predicted else
+            "grid placed": ("on the fitted laws' prediction"
+                            + (f", +{b.extended} column (best in an end column)" if b.extended else "")
+                            if b.predicted else
                             "a priori (estimate; placed after the fitted budgets)" if b.heldout else
                             "published laws + offsets"),
             "est_hours": sum(estimated_seconds(s.config, "gpu" if scale == "gpu" else "cpu") for s in mine) / 3600,
@@ -739,7 +793,8 @@ def heldout_test(records_or_grid, scale: str, *, band: float | None = None, meas
     node = (col_b, min(col, key=lambda x: abs(x - le)))
     h = fit_table(grid, heldout=True)
     out = {"measure": measure, "C_heldout": C_h, "band": band, "pred_B_tok": b_pred, "pred_lr": eta_pred,
-           "inside": bool(inside), "node_B_tok": 2 ** node[0], "node_lr": 2 ** node[1]}
+           "inside": bool(inside), "node_B_tok": 2 ** node[0], "node_lr": 2 ** node[1],
+           "extended_columns": hb.extended}
     if h.empty:
         return {**out, "node_loss": float("nan"), "best_loss": float("nan"), "excess": float("nan"),
                 "near_optimal": False, "best_B_tok": float("nan"), "best_lr": float("nan"),
