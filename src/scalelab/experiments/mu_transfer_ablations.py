@@ -806,4 +806,10 @@ def takeaway_numbers(records: list[dict], scale: str) -> dict:
     z = sh.loc["zero_readout"] if "zero_readout" in sh.index else None
     out["zero_readout_gap"] = float(z["loss_vs_baseline"]) if z is not None else float("nan")
     out["zero_readout_shift"] = float(z["shift"]) if z is not None else float("nan")
+    # Lion with Lingle's β (the claim) and with the baseline's AdamW β (the sensitivity check)
+    for key, name in (("lion", "lion_lingle_betas"), ("lion_base_betas", "lion")):
+        r = sh.loc[name] if name in sh.index else None
+        out[f"{key}_shift"] = float(r["shift"]) if r is not None else float("nan")
+        out[f"{key}_shift_std"] = float(r["shift_std"]) if r is not None else float("nan")
+        out[f"{key}_gap"] = float(r["loss_vs_baseline"]) if r is not None else float("nan")
     return out
