@@ -162,6 +162,9 @@ def test_seed_noise_wider_than_the_band_leaves_c41_unresolved():
     assert any(c.name == "noise floor measured" and c.passed for c in rep.checks)
     assert _v(rep)["C4.1"] == "not resolved at this scale"
     assert E.effective_band(0.01) == pytest.approx(0.02)
+    # C4.2, C4.3 and C4.6 are re-judged with the widened band
+    ev = {v.claim: v.evidence for v in rep.verdicts}
+    assert all("widened band" in ev[c] for c in ("C4.2", "C4.3", "C4.6"))
 
 
 def test_optimum_on_the_grid_edge_fails_validity():
