@@ -800,8 +800,12 @@ def takeaway_numbers(records: list[dict], scale: str) -> dict:
     counts = rep.verdict_counts()
     out.update({"n_reproduced": counts["reproduced"], "n_contradicted": counts["contradicted"],
                 "n_not_resolved": counts["not resolved at this scale"]})
-    if "full_sp" in sh.index:
-        out["sp_shift"] = float(sh.loc["full_sp", "shift"])
+    # the positive control (full SP) and the largest move among the ablations whose claim came out contradicted
+    out["sp_shift"] = float(sh.loc["full_sp", "shift"]) if "full_sp" in sh.index else float("nan")
+    out["sp_shift_std"] = float(sh.loc["full_sp", "shift_std"]) if "full_sp" in sh.index else float("nan")
+    contra = {v.claim for v in rep.verdicts if v.verdict == "contradicted"}
+    moved = [abs(float(r["shift"])) for _, r in sh.iterrows() if r["claim"] in contra]
+    out["max_contradicted_shift"] = max(moved) if moved else float("nan")
     # Lingle's zero-initialised readout against our baseline's, at the widest width (NaN where not run)
     z = sh.loc["zero_readout"] if "zero_readout" in sh.index else None
     out["zero_readout_gap"] = float(z["loss_vs_baseline"]) if z is not None else float("nan")
