@@ -198,7 +198,7 @@ PROVENANCE = ("Lingle's outcomes are taken from the paper's text as summarised b
 
 
 # What a run would need to settle each claim where our verdict differs from the paper's: the mechanism by which the
-# change is thought to act, and the dial of our plan that limits it. Stated a priori (no result enters).
+# change is thought to act, and the dial of our plan that limits it. Fixed text: no measured number enters it.
 SETTLE = {
     "C2.1": "a wider width span: the activation changes only the MLP's nonlinearity, which μP's rules do not see",
     "C2.2": "a wider width span: the activation changes only the MLP's nonlinearity, which μP's rules do not see",
