@@ -61,8 +61,8 @@ def test_toc_lists_setup_chapters_and_back_matter():
     toc = book.toc_yaml(["00_setup", "01_mup_derivation", "05_chinchilla"])
     lines = [ln.strip() for ln in toc.splitlines()]
     files = [ln.removeprefix("- file: ") for ln in lines if ln.startswith("- file:")]
-    assert files == ["notation", "chapters/00_setup", "chapters/01_mup_derivation", "chapters/05_chinchilla",
-                     "reproducibility", "performance", "references"]
+    assert files == ["verdicts", "notation", "chapters/00_setup", "chapters/01_mup_derivation",
+                     "chapters/05_chinchilla", "reproducibility", "performance", "references"]
     assert "root: intro" in lines
 
 
