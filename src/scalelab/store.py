@@ -26,6 +26,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from scalelab.keys import canonical_config
+
 
 def stable_hash(obj) -> str:
     """sha256 of a canonical JSON encoding (sorted keys, no whitespace)."""
@@ -33,13 +35,18 @@ def stable_hash(obj) -> str:
 
 
 def config_key(experiment: str, version: int, config: dict) -> str:
-    """Key of a run without its corpus (used for records-only lookups and branch parents)."""
-    return stable_hash({"experiment": experiment, "version": version, "config": config})
+    """Key of a run without its corpus (used for records-only lookups and branch parents).
+
+    ``config`` is hashed through :func:`scalelab.keys.canonical_config`: a field added to the configs
+    later enters the key only when set, and ``checkpoint_steps`` never does.
+    """
+    return stable_hash({"experiment": experiment, "version": version, "config": canonical_config(config)})
 
 
 def run_key(experiment: str, version: int, config: dict, corpus: dict) -> str:
-    """The full content address of a run."""
-    return stable_hash({"experiment": experiment, "version": version, "config": config, "corpus": corpus})
+    """The full content address of a run (config canonicalised as in :func:`config_key`)."""
+    return stable_hash({"experiment": experiment, "version": version, "config": canonical_config(config),
+                        "corpus": corpus})
 
 
 class RunStore:

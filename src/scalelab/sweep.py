@@ -164,8 +164,7 @@ def sweep(
             if parent is not None and not _checkpoint_path(parent, s.config.init_step).exists():
                 if parent not in by_ckey:
                     raise ValueError(f"branch {s.config_key[:12]} names parent {parent[:12]} not in this sweep")
-                # Deterministic retraining recreates the checkpoint; the store keeps the first record.
-                run_spec(by_ckey[parent], str(store.path), device, _init_ckpt(by_ckey[parent]))
+                recreate_checkpoint(by_ckey[parent], s.config.init_step, store, device)
         runnable = list(level)
         if use_batched and executor is None:
             from scalelab.batched import run_batched_groups
@@ -183,6 +182,30 @@ def sweep(
     bar.close()
     recs = {r["key"]: r for r in store.records()}
     return [recs[s.key(corpora[s.config.corpus])] for s in specs if s.key(corpora[s.config.corpus]) in recs]
+
+
+def recreate_checkpoint(parent: RunSpec, step: int, store: RunStore, device: str = "auto") -> Path:
+    """Make the parent's checkpoint at ``step`` on this machine, writing no record for the parent.
+
+    The trainer is deterministic and a step's batch is a pure function of (seed, step), so training the
+    parent to ``step`` gives the checkpoint its recorded run saved (or would have saved: ``checkpoint_steps``
+    is not part of a run's key, so a branch point added after the parent was recorded is made here). A
+    parent with no record yet is trained in full and recorded as usual.
+    """
+    path = _checkpoint_path(parent.config_key, step)
+    corpus = _corpus_fp(parent.config.corpus)
+    if store.get(parent.key(corpus)) is None:
+        run_spec(parent, str(store.path), device, _init_ckpt(parent))
+        if path.exists():
+            return path
+    if parent.config.init_from is not None and not _checkpoint_path(parent.config.init_from,
+                                                                     parent.config.init_step).exists():
+        raise ValueError(f"run {parent.config_key[:12]} branches from a checkpoint this machine lacks; "
+                         "recreate its parent first")
+    cfg = parent.config.replace(checkpoint_steps=tuple(sorted({*parent.config.checkpoint_steps, step})))
+    train(cfg, device=device, ckpt_dir=ckpt_root() / parent.config_key[:16], init_checkpoint=_init_ckpt(parent),
+          stop_at=step)
+    return path
 
 
 def _init_ckpt(s: RunSpec) -> str | None:

@@ -210,6 +210,7 @@ def train(
     device: str = "auto",
     ckpt_dir: str | Path | None = None,
     init_checkpoint: str | Path | None = None,
+    stop_at: int | None = None,
 ) -> dict:
     """Train one model and return its result dict (see the module docstring).
 
@@ -218,11 +219,15 @@ def train(
         device: ``auto``, ``cpu`` or ``cuda``; not part of the run's key.
         ckpt_dir: where ``cfg.checkpoint_steps`` checkpoints go (required if any are asked for).
         init_checkpoint: the parent checkpoint for a branch (``cfg.init_from``).
+        stop_at: stop after this step (used to recreate a checkpoint of a recorded run without
+            training it to the end); the result is then partial and must not be recorded.
 
     Raises:
         ValueError: when a branch has no checkpoint, or the checkpoint's step does not match.
     """
     dev = resolve_device(device)
+    if stop_at is not None and not cfg.init_step < stop_at <= cfg.total_steps:
+        raise ValueError(f"stop_at must lie in ({cfg.init_step}, {cfg.total_steps}], got {stop_at}")
     if cfg.checkpoint_steps and ckpt_dir is None:
         raise ValueError("checkpoint_steps needs ckpt_dir")
     if cfg.init_from is not None and init_checkpoint is None:
@@ -291,6 +296,9 @@ def train(
             torch.save({"step": done, "model": model.state_dict(), "optimizer": opt.state_dict()}, tmp)
             tmp.replace(path)
             checkpoints[str(done)] = {"path": str(path), "sha256": file_sha256(path)}
+        if stop_at is not None and done >= stop_at:
+            status = "stopped"
+            break
     wall = time.perf_counter() - t_start
     counts = num_params(model)
     ts, tl = downsample(train_steps, train_losses)
