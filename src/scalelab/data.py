@@ -21,7 +21,10 @@ Other sources:
   extra and a network; cached after the first download).
 
 Tokens are cached as a memory-mapped ``uint8`` file under ``~/.cache/scalelab/corpus`` (or
-``SCALELAB_CACHE``), keyed by the fingerprint.
+``$SCALELAB_CACHE/corpus``), keyed by the fingerprint. The cache is checked, not trusted: a file
+corpus is looked up by each file's path, size, mtime, ctime and inode (an edit that keeps size and
+mtime still moves the ctime), and the cached tokens must hash to the fingerprint's sha256. Any
+mismatch, or an unreadable index, rebuilds the cache from the sources, with one warning.
 
 Used by every chapter.
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
 import sysconfig
@@ -43,6 +47,8 @@ import torch
 EXCLUDED_DIRS = frozenset({"site-packages", "dist-packages", "__pycache__", "test", "tests", "idle_test"})
 HELDOUT_MODULUS = 50  # ≈2% of files held out
 CORPUS_KINDS = ("stdlib", "python_all", "dir:<path>", "hf:<dataset>[:<config>]")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,7 @@ class Corpus:
 
 
 def cache_dir() -> Path:
+    """The package's cache: ``$SCALELAB_CACHE`` or ``~/.cache/scalelab`` (corpus tokens under ``corpus/``)."""
     return Path(os.environ.get("SCALELAB_CACHE", Path.home() / ".cache" / "scalelab"))
 
 
@@ -150,12 +157,48 @@ def _raw(name: str, files: list[tuple[str, Path]] | None) -> tuple[bytes, bytes,
 
 
 def _listing_key(name: str, files: list[tuple[str, Path]]) -> str:
-    """Cheap identity of a file corpus (paths, sizes, mtimes): avoids re-hashing unchanged files."""
-    h = hashlib.sha256(f"{name}|{HELDOUT_MODULUS}|v1".encode())
+    """Cheap identity of a file corpus: avoids re-reading unchanged files.
+
+    Size and mtime alone miss an edit whose mtime was put back (``touch -r``, ``os.utime``, a copy that
+    keeps times); the ctime cannot be set from user space and moves on every write, and the inode moves
+    when a file is replaced.
+    """
+    h = hashlib.sha256(f"{name}|{HELDOUT_MODULUS}|v2".encode())
     for rel, path in files:
         st = path.stat()
-        h.update(f"{rel}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        h.update(f"{rel}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}\n".encode())
     return h.hexdigest()
+
+
+def _stream_sha256(train: np.ndarray, val: np.ndarray) -> str:
+    """The fingerprint's sha256 of a token stream (train, a separator, then the held-out split)."""
+    h = hashlib.sha256()
+    h.update(memoryview(np.ascontiguousarray(train)))
+    h.update(b"\x00heldout\x00")
+    h.update(memoryview(np.ascontiguousarray(val)))
+    return h.hexdigest()
+
+
+def _open_cached(name: str, index: Path) -> Corpus | None:
+    """The cached corpus behind ``index`` if it is intact, else None (after one warning saying why)."""
+    try:
+        fingerprint = json.loads(index.read_text())
+        sha = fingerprint["sha256"]
+        paths = [cache_dir() / "corpus" / f"{sha[:16]}.{split}.u8" for split in ("train", "val")]
+        if not (paths[0].exists() and paths[1].exists()):
+            problem = "token files missing"
+        elif paths[0].stat().st_size + paths[1].stat().st_size != fingerprint["bytes"]:
+            problem = "token files of the wrong size"
+        else:
+            train, val = (np.memmap(p, dtype=np.uint8, mode="r") for p in paths)
+            if _stream_sha256(train, val) == sha:
+                return Corpus(name=name, train=train, val=val, fingerprint=fingerprint)
+            problem = "token files do not hash to the fingerprint's sha256"
+    except (OSError, ValueError, KeyError, TypeError) as err:  # JSONDecodeError is a ValueError
+        problem = f"unreadable index ({type(err).__name__}: {err})"
+    log.warning("corpus cache for %r at %s is damaged (%s); rebuilding it from the sources", name, index.parent,
+                problem)
+    return None
 
 
 def validate_corpus_name(name: str) -> str:
@@ -173,8 +216,9 @@ def validate_corpus_name(name: str) -> str:
 def load_corpus(name: str = "stdlib") -> Corpus:
     """Load (and cache) a corpus as byte tokens.
 
-    The first load reads and hashes every file; later loads of unchanged files only stat them and
-    memory-map the cached tokens.
+    The first load reads and hashes every file; later loads of unchanged files only stat them,
+    memory-map the cached tokens and check that they hash to the fingerprint (a damaged cache is
+    rebuilt, with a warning).
 
     Raises:
         ValueError: on an unknown corpus name (the message lists the valid kinds).
@@ -185,14 +229,9 @@ def load_corpus(name: str = "stdlib") -> Corpus:
     if files is not None:
         index = cache_dir() / "corpus" / f"{_listing_key(name, files)[:24]}.json"
         if index.exists():
-            fingerprint = json.loads(index.read_text())
-            sha = fingerprint["sha256"]
-            paths = [cache_dir() / "corpus" / f"{sha[:16]}.{split}.u8" for split in ("train", "val")]
-            if paths[0].exists() and paths[1].exists() and (
-                paths[0].stat().st_size + paths[1].stat().st_size == fingerprint["bytes"]
-            ):
-                return Corpus(name=name, train=np.memmap(paths[0], dtype=np.uint8, mode="r"),
-                              val=np.memmap(paths[1], dtype=np.uint8, mode="r"), fingerprint=fingerprint)
+            cached = _open_cached(name, index)
+            if cached is not None:
+                return cached
     train_b, val_b, n_files = _raw(name, files)
     h = hashlib.sha256()
     h.update(train_b)
@@ -217,7 +256,7 @@ def load_corpus(name: str = "stdlib") -> Corpus:
 
 def _memmap(sha: str, split: str, data: bytes) -> np.ndarray:
     path = cache_dir() / "corpus" / f"{sha[:16]}.{split}.u8"
-    if not path.exists() or path.stat().st_size != len(data):
+    if not path.exists() or path.stat().st_size != len(data) or path.read_bytes() != data:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_bytes(data)
