@@ -12,7 +12,8 @@ warmup step reaches exactly 1. After warmup:
 * ``wsd`` (warmup–stable–decay; MiniCPM arXiv 2404.06395 §4; Hägele et al.): 1 until
   :func:`cooldown_start`, then a cooldown over the last ``round(decay_frac · total_steps)``
   steps down to ``final_frac``, reached at the last step, with shape ``linear``, ``cosine`` or
-  ``1-sqrt`` (multiplier ``1 − √progress``, Hägele et al.). Before the cooldown
+  ``1-sqrt`` (multiplier ``1 − √progress``, Hägele et al.) or ``exp`` (MiniCPM's exponential
+  decay, half-life :data:`EXP_HALF_LIFE_FRAC` of the cooldown). Before the cooldown
   WSD equals ``constant`` exactly, so cooldowns can branch from the checkpoints of one
   constant-LR run (chapter 3). Hägele et al. cool down to 0: pass ``final_frac=0.0`` for their
   setting (the single default 0.1 is cosine's).
@@ -31,7 +32,13 @@ from dataclasses import dataclass
 import numpy as np
 
 SCHEDULES = ("constant", "cosine", "wsd", "multistep")
-DECAY_SHAPES = ("linear", "cosine", "1-sqrt")
+DECAY_SHAPES = ("linear", "cosine", "1-sqrt", "exp")
+# The ``exp`` cooldown (MiniCPM arXiv 2404.06395 §4 uses an exponential decay η_max · 0.5^((s − S)/T) from the
+# cooldown start S): its half-life T is this fraction of the cooldown length d, so the multiplier halves 5 times
+# over the cooldown and reaches 2^-5 ≈ 3% of the peak at its last step (then ``final_frac`` mixes in as for the
+# other shapes). MiniCPM state T in steps of their runs; scaling it to a fixed share of our cooldown keeps the
+# shape the same at every budget. This is our stated choice, not a value taken from the paper.
+EXP_HALF_LIFE_FRAC = 0.2
 # DeepSeek LLM §2.3: (fraction of the steps after which the level applies, multiplier).
 MULTISTEP_LEVELS = ((0.8, 0.316), (0.9, 0.1))
 
@@ -55,7 +62,7 @@ class ScheduleConfig:
         total_steps: number of optimizer steps of the run, > 0.
         final_frac: multiplier at the last step for ``cosine`` and ``wsd``, in [0, 1].
         decay_frac: fraction of ``total_steps`` spent in the WSD cooldown, in (0, 1].
-        decay_shape: WSD cooldown shape, one of ``linear``, ``cosine``, ``1-sqrt``.
+        decay_shape: WSD cooldown shape, one of ``linear``, ``cosine``, ``1-sqrt``, ``exp``.
 
     Raises:
         ValueError: a name or shape that is not one of the valid ones, or a value out of range.
@@ -115,6 +122,8 @@ def _decay_fraction(shape: str, progress: np.ndarray) -> np.ndarray:
         return progress
     if shape == "cosine":
         return 0.5 * (1.0 - np.cos(np.pi * progress))
+    if shape == "exp":
+        return 1.0 - np.power(0.5, progress / EXP_HALF_LIFE_FRAC)  # halves every EXP_HALF_LIFE_FRAC of the cooldown
     return np.sqrt(progress)  # 1-sqrt: the multiplier is 1 − √progress (Hägele et al.)
 
 

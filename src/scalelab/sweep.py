@@ -202,9 +202,12 @@ def recreate_checkpoint(parent: RunSpec, step: int, store: RunStore, device: str
                                                                      parent.config.init_step).exists():
         raise ValueError(f"run {parent.config_key[:12]} branches from a checkpoint this machine lacks; "
                          "recreate its parent first")
-    cfg = parent.config.replace(checkpoint_steps=tuple(sorted({*parent.config.checkpoint_steps, step})))
+    # Train to the last checkpoint the parent saves (at least ``step``): its other branches need the earlier
+    # ones, and recreating them one by one would retrain the same first steps again and again.
+    steps = {*parent.config.checkpoint_steps, step}
+    cfg = parent.config.replace(checkpoint_steps=tuple(sorted(steps)))
     train(cfg, device=device, ckpt_dir=ckpt_root() / parent.config_key[:16], init_checkpoint=_init_ckpt(parent),
-          stop_at=step)
+          stop_at=max(steps))
     return path
 
 
@@ -441,6 +444,21 @@ def run_pending(pending: list[RunSpec], plan: list[RunSpec], store: RunStore, *,
     return ran
 
 
+def full_plan(mod, scale: str, seed: int = 0) -> list[RunSpec]:
+    """Every run of a chapter at ``scale``: all its stages (``stage_plans``) where it has them, else ``plan``.
+    The book renders a later stage only when it is complete, so a sweep may run them all."""
+    stages = getattr(mod, "stage_plans", None)
+    if stages is None:
+        return mod.plan(scale, seed=seed)
+    out, seen = [], set()
+    for specs in stages(scale, seed=seed).values():
+        for sp in specs:
+            if sp.config_key not in seen:
+                seen.add(sp.config_key)
+                out.append(sp)
+    return out
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -509,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     # A chapter's plan may grow as its records land (chapter 4 places its held-out grid on the laws fitted to
     # its first stage): after each stage the plan is read again, and the sweep goes on while it has new runs.
     while True:
-        specs = mod.plan(args.scale, seed=args.seed)
+        specs = full_plan(mod, args.scale, args.seed)
         done = store.by_config_key()
         pending = pending_in_order([s for s in specs if s.config_key not in done], args.order)
         print(f"{mod.SLUG} @ {args.scale}: {len(specs) - len(pending)} of {len(specs)} runs recorded, "

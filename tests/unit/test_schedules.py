@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from scalelab.schedules import (
     DECAY_SHAPES,
+    EXP_HALF_LIFE_FRAC,
     SCHEDULES,
     ScheduleConfig,
     cooldown_start,
@@ -147,6 +148,9 @@ def test_exact_endpoints(cfg):
         expected = 0.1 if T >= 10 else 0.316 if T >= 5 else 1.0
     else:
         expected = 1.0 if cfg.name == "constant" else cfg.final_frac
+        if cfg.name == "wsd" and cfg.decay_shape == "exp":
+            # MiniCPM's exponential never reaches its floor: 2^-(1/EXP_HALF_LIFE_FRAC) of the way above it
+            expected = cfg.final_frac + (1 - cfg.final_frac) * 0.5 ** (1 / EXP_HALF_LIFE_FRAC)
     assert last == pytest.approx(expected, abs=ATOL)
     first = lr_multiplier(cfg, 0)
     if cfg.warmup_steps:

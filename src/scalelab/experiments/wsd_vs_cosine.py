@@ -274,6 +274,58 @@ def plan(scale: str, seed: int = 0) -> list:
     return specs
 
 
+# ----------------------------------------------------------------------------- stage 2: the missing controls
+CONTROL_SHAPE = "exp"  # MiniCPM's exponential cooldown (half-life: scalelab.schedules.EXP_HALF_LIFE_FRAC)
+
+
+def controls_plan(scale: str, seed: int = 0) -> list:
+    """Stage "controls" (added after the first stage's results were seen; the page says so):
+
+    * ``cosine_to_zero``: cosine to 0 instead of 10% of the peak, at every budget and grid LR, with the same
+      seeds as ``cosine`` — WSD cools down to 0, so C3.1 compares like with like only against this;
+    * ``wsd`` with the ``exp`` cooldown shape (MiniCPM's) at the default 20%, seed ``seed``, every budget and
+      grid LR, branched from the first stage's stable runs (their keys do not change: checkpoint steps are
+      not part of a run's key, and a missing checkpoint is recreated without a second record).
+
+    The stage renders only once all its runs are recorded (:func:`stage_complete`).
+    """
+    from scalelab.sweep import RunSpec
+
+    p = chapter_plan(scale)
+    base = plan(scale, seed=seed)
+    stables = {(sp.config.seed, sp.config.lr): sp for sp in base if sp.experiment == "constant"}
+    specs = []
+    for s, budgets in ((seed, p.budgets), (seed + 1, p.second_seed_budgets)):
+        for e in p.lr_exponents:
+            lr = 2.0 ** e
+            for b in budgets:
+                specs.append(RunSpec("cosine_to_zero", _base(scale, lr, s, schedule="cosine", total_steps=b,
+                                                             final_frac=0.0, eval_every=p.cosine_eval_every),
+                                     VERSION))
+    for e in p.lr_exponents:
+        lr = 2.0 ** e
+        stable = stables[(seed, lr)]
+        for b in p.budgets:
+            start = branch_start(b, p.warmup_steps, DEFAULT_FRAC)
+            cfg = _base(scale, lr, seed, schedule="wsd", total_steps=b, eval_every=p.eval_every,
+                        init_from=stable.config_key, init_step=start, decay_frac=DEFAULT_FRAC,
+                        decay_shape=CONTROL_SHAPE, final_frac=WSD_FINAL_FRAC)
+            specs.append(RunSpec("wsd", cfg, VERSION))
+    return specs
+
+
+def stage_plans(scale: str, seed: int = 0) -> dict[str, list]:
+    """The chapter's stages in order: ``base`` (what the page has rendered since version 2) and ``controls``.
+    A sweep runs them all; a stage is analysed only when every one of its runs is recorded."""
+    return {"base": plan(scale, seed=seed), "controls": controls_plan(scale, seed=seed)}
+
+
+def stage_complete(records: list[dict], scale: str, stage: str = "controls", seed: int = 0) -> bool:
+    """Whether every run of ``stage`` has a record among ``records`` (matched by config key)."""
+    have = {r.get("config_key") for r in records}
+    return all(sp.config_key in have for sp in stage_plans(scale, seed)[stage])
+
+
 def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = False, records_only: bool = False,
         store=None) -> list[dict]:
     """The chapter's records at ``scale``: trained where missing, or looked up (``records_only``).
