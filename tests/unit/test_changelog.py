@@ -116,3 +116,16 @@ def test_check_finds_a_stale_changelog(chapter_repo, monkeypatch):
     assert any("C2.1: reproduced → contradicted" in p for p in problems), problems
     assert changelog.main(["check", "--tag", "v0.1.0"]) == 1
     assert changelog.main(["snapshot", "--tag", "1.0"]) == 2
+
+
+def test_citation_names_this_release_and_the_repository_the_launch_buttons_open(repo_root):
+    import yaml
+
+    from scalelab import __version__
+
+    cff = yaml.safe_load((repo_root / "CITATION.cff").read_text())
+    config = yaml.safe_load((repo_root / "book" / "_config.yml").read_text())
+    assert cff["cff-version"] == "1.2.0" and cff["authors"] and cff["title"]
+    assert cff["version"] == __version__, "CITATION.cff's version is not the package's"
+    assert cff["repository-code"] == config["repository"]["url"]
+    assert cff["url"] in (repo_root / "README.md").read_text(), "the README does not link the published book"
