@@ -13,10 +13,47 @@ Used by every chapter notebook and ``tests/notebooks``.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
 
 VERDICTS = ("reproduced", "not resolved at this scale", "contradicted")
+KINDS = ("statistical", "arithmetic")  # how a verdict was reached (see scalelab.verdicts)
+SIDES = ("two-sided", "greater", "less")  # the shape of a claim's region around its claimed effect
+LEGACY_FIELDS = ("claim", "statement", "verdict", "criterion", "evidence", "source")
+
+
+def claim_region(claimed: float, delta: float, side: str) -> tuple[float, float]:
+    """The region a statistic must lie in for a claim to hold.
+
+    ``two-sided``: [claimed − δ, claimed + δ] (a claim of no effect is claimed = 0: ±δ);
+    ``greater``: [claimed − δ, ∞); ``less``: (−∞, claimed + δ].
+    """
+    if side not in SIDES:
+        raise ValueError(f"unknown side {side!r}; valid: {', '.join(map(repr, SIDES))}")
+    if side == "two-sided":
+        return claimed - delta, claimed + delta
+    return (claimed - delta, math.inf) if side == "greater" else (-math.inf, claimed + delta)
+
+
+def power_target(claimed: float, delta: float) -> float:
+    """The effect a design must be able to detect before it may contradict a claim: |claimed|, or δ
+    for a claim of no effect (claimed = 0), where the smallest effect that counts against it is δ."""
+    return abs(claimed) if claimed != 0 else delta
+
+
+def rule_outcome(interval: tuple[float, float], region: tuple[float, float], mde: float, target: float) -> str:
+    """The outcome the rules give (stated in :mod:`scalelab.verdicts`).
+
+    reproduced: the interval lies inside the region; contradicted: the interval lies entirely outside
+    it and mde ≤ target; not resolved at this scale: everything else.
+    """
+    (lo, hi), (a, b) = interval, region
+    if a <= lo and hi <= b:
+        return "reproduced"
+    if (hi < a or lo > b) and mde <= target:
+        return "contradicted"
+    return "not resolved at this scale"
 
 
 class ValidityError(AssertionError):
@@ -52,6 +89,13 @@ class Check:
 class Verdict:
     """The verdict on one published claim.
 
+    The first six fields are the verdict as text. A verdict made by :mod:`scalelab.verdicts` is also
+    data (keyword-only fields): ``kind="statistical"`` carries the statistic, its interval and how it
+    was made, the claimed effect and region, the minimum detectable effect and the outcome the rules
+    give, which is checked here, so no verdict can say "contradicted" without the power to have seen
+    the claimed effect. ``kind="arithmetic"`` has a null ``mde`` and a ``reason``. ``kind=None`` is a
+    verdict stated in text only.
+
     Attributes:
         claim: the claim id, e.g. "C3.1".
         statement: the claim in one sentence.
@@ -59,6 +103,27 @@ class Verdict:
         criterion: the rule, stated before the results.
         evidence: the numbers the rule was applied to.
         source: the paper (arXiv id and section/figure).
+        kind: ``"statistical"``, ``"arithmetic"`` or None (text only).
+        outcome: equal to ``verdict`` (the report field named by the rules).
+        reason: why the outcome, and for "not resolved" what would settle it.
+        statistic: the measured effect.
+        interval: its (lo, hi) interval.
+        level: the interval's confidence level.
+        unit: what the interval resampled (e.g. "seed").
+        n_units: how many units.
+        method: ``"t"`` or ``"bootstrap"``.
+        se: the statistic's standard error.
+        df: degrees of freedom (n_units − 1).
+        measure: the unit of the statistic, claimed effect and mde (e.g. "octaves").
+        claimed: the claim's effect, in that unit (0 for a claim of no effect).
+        delta: the tolerance δ, stated in advance.
+        side: one of :data:`SIDES`.
+        region: the claim's region (derived from claimed, delta and side).
+        mde: the minimum detectable effect at ``power`` and ``level``.
+        power: the power of the mde (0.8).
+        sensitivity: the δ at and above which the claim is reproduced (reproduced iff δ ≥ sensitivity).
+        units_needed: units at which the outcome would be resolved if the estimate and spread held
+            (None when resolved or unreachable).
     """
 
     claim: str
@@ -67,13 +132,108 @@ class Verdict:
     criterion: str
     evidence: str
     source: str
+    _: KW_ONLY
+    kind: str | None = None
+    outcome: str | None = None
+    reason: str = ""
+    statistic: float | None = None
+    interval: tuple[float, float] | None = None
+    level: float | None = None
+    unit: str | None = None
+    n_units: int | None = None
+    method: str | None = None
+    se: float | None = None
+    df: int | None = None
+    measure: str = ""
+    claimed: float | None = None
+    delta: float | None = None
+    side: str | None = None
+    region: tuple[float, float] | None = None
+    mde: float | None = None
+    power: float | None = None
+    sensitivity: float | None = None
+    units_needed: int | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {self.verdict!r}; valid: {', '.join(map(repr, VERDICTS))}")
-        for name in ("claim", "statement", "criterion", "evidence", "source"):
+        for name in ("claim", "statement", "criterion", "evidence", "source", "reason", "measure"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"Verdict.{name} must be str, got {type(getattr(self, name)).__name__}")
+        if self.outcome is None:
+            object.__setattr__(self, "outcome", self.verdict)
+        elif self.outcome != self.verdict:
+            raise ValueError(f"{self.claim}: outcome {self.outcome!r} differs from verdict {self.verdict!r}")
+        if self.kind is None:
+            return
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}; valid: {', '.join(map(repr, KINDS))} or None")
+        if not self.reason:
+            raise ValueError(f"{self.claim}: a {self.kind} verdict needs a reason")
+        if self.kind == "arithmetic":
+            if self.mde is not None or self.interval is not None:
+                raise ValueError(f"{self.claim}: an arithmetic verdict has no interval and a null mde")
+            return
+        self._check_statistical()
+
+    def _check_statistical(self) -> None:
+        need = ("statistic", "interval", "level", "unit", "n_units", "method", "se", "df", "claimed", "delta",
+                "side", "mde", "power")
+        missing = [k for k in need if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"{self.claim}: a statistical verdict needs {', '.join(missing)}")
+        if self.method not in ("t", "bootstrap"):
+            raise ValueError(f"{self.claim}: unknown method {self.method!r}; valid: 't', 'bootstrap'")
+        lo, hi = (float(v) for v in self.interval)
+        if not lo <= hi:
+            raise ValueError(f"{self.claim}: interval ({lo}, {hi}) has lo > hi")
+        object.__setattr__(self, "interval", (lo, hi))
+        if not (0 < self.level < 1 and 0 < self.power < 1):
+            raise ValueError(f"{self.claim}: level and power must lie in (0, 1), got {self.level}, {self.power}")
+        if not (math.isfinite(self.claimed) and math.isfinite(self.delta) and self.delta >= 0):
+            raise ValueError(f"{self.claim}: claimed must be finite and delta a finite tolerance >= 0")
+        region = claim_region(float(self.claimed), float(self.delta), self.side)
+        if self.region is not None and tuple(float(v) for v in self.region) != region:
+            raise ValueError(f"{self.claim}: region {tuple(self.region)} does not follow from claimed, delta "
+                             f"and side ({region})")
+        object.__setattr__(self, "region", region)
+        if not self.mde >= 0:
+            raise ValueError(f"{self.claim}: mde must be >= 0 (inf when no interval), got {self.mde}")
+        expected = rule_outcome((lo, hi), region, float(self.mde), power_target(self.claimed, self.delta))
+        if self.verdict != expected:
+            raise ValueError(f"{self.claim}: verdict {self.verdict!r} does not follow from the rules, which give "
+                             f"{expected!r} (interval [{lo:.4g}, {hi:.4g}], region {region}, mde {self.mde:.4g}, "
+                             f"claimed {self.claimed:.4g}, δ {self.delta:.4g})")
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields: the six text fields for a text-only verdict; all fields otherwise, with
+        non-finite numbers as None (an unbounded region end, an interval from one unit, an infinite mde)."""
+        if self.kind is None:
+            return {k: getattr(self, k) for k in LEGACY_FIELDS}
+        out = {}
+        for k, v in asdict(self).items():
+            if isinstance(v, tuple):
+                v = [None if isinstance(x, float) and not math.isfinite(x) else x for x in v]
+            elif isinstance(v, float) and not math.isfinite(v):
+                v = None
+            out[k] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Verdict:
+        """Inverse of :meth:`to_dict` (None in an interval or region end is ∓∞ by position)."""
+        d = dict(d)
+        if d.get("kind") == "statistical":
+            for k in ("interval", "region"):
+                if d.get(k) is not None:
+                    lo, hi = d[k]
+                    d[k] = (-math.inf if lo is None else lo, math.inf if hi is None else hi)
+            for k in ("mde", "se", "sensitivity"):
+                if k in d and d[k] is None:
+                    d[k] = math.inf
+            if "statistic" in d and d["statistic"] is None:
+                d["statistic"] = math.nan
+        return cls(**d)
 
 
 @dataclass
@@ -118,13 +278,13 @@ class Report:
     def to_dict(self) -> dict:
         return {"slug": self.slug, "scale": self.scale,
                 "checks": [asdict(c) for c in self.checks],
-                "verdicts": [asdict(v) for v in self.verdicts]}
+                "verdicts": [v.to_dict() for v in self.verdicts]}
 
     @classmethod
     def from_dict(cls, d: dict) -> Report:
         return cls(slug=d["slug"], scale=d["scale"],
                    checks=[Check(**c) for c in d.get("checks", [])],
-                   verdicts=[Verdict(**v) for v in d.get("verdicts", [])])
+                   verdicts=[Verdict.from_dict(v) for v in d.get("verdicts", [])])
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write the report as JSON.

@@ -45,7 +45,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 MIN_BOOTSTRAP_UNITS = 5  # below this many units: a t interval (issue: two seeds give three resamples)
 N_BOOT = 2000  # default bootstrap resamples
@@ -121,14 +121,15 @@ def _check_args(level: float, n_boot: int, min_bootstrap_units: int) -> None:
 @lru_cache(maxsize=256)
 def t_quantile(p: float, df: float) -> float:
     """Student's t quantile with ``df`` degrees of freedom (the normal one when df is infinite)."""
-    return float(stats.norm.ppf(p)) if not np.isfinite(df) else float(stats.t.ppf(p, df))
+    # scipy.special's ufuncs: the same quantiles as scipy.stats, without its per-call overhead (~1 ms)
+    return float(special.ndtri(p)) if not np.isfinite(df) else float(special.stdtrit(df, p))
 
 
 @lru_cache(maxsize=256)
 def expanded_alpha(level: float, n_units: int) -> float:
     """The tail probability α′ of the expanded percentile interval (see the module docstring)."""
     q = np.sqrt(n_units / (n_units - 1)) * t_quantile(1 - (1 - level) / 2, n_units - 1)
-    return float(2 * stats.norm.sf(q))
+    return float(2 * special.ndtr(-q))
 
 
 def _scalar(value, what: str) -> float:

@@ -90,3 +90,24 @@ def test_tables():
     assert list(vt["verdict"]) == ["reproduced", "contradicted"]
     assert list(vt.columns) == ["claim", "statement", "verdict", "evidence", "criterion", "source"]
     assert Report("demo", "cpu").checks_table().empty
+
+
+def test_rule_outcome_and_regions():
+    from scalelab.checks import claim_region, power_target, rule_outcome
+
+    assert claim_region(0.0, 0.5, "two-sided") == (-0.5, 0.5)
+    assert claim_region(-1.0, 0.5, "less") == (-np.inf, -0.5) and claim_region(1.0, 0.5, "greater") == (0.5, np.inf)
+    assert power_target(0.0, 0.5) == 0.5 and power_target(-1.0, 0.5) == 1.0
+    assert rule_outcome((-0.2, 0.3), (-0.5, 0.5), 9.0, 0.5) == "reproduced"  # inside: power is not needed
+    assert rule_outcome((0.7, 0.9), (-0.5, 0.5), 0.4, 0.5) == "contradicted"
+    assert rule_outcome((0.7, 0.9), (-0.5, 0.5), 0.6, 0.5) == "not resolved at this scale"  # no power
+    assert rule_outcome((0.3, 0.9), (-0.5, 0.5), 0.1, 0.5) == "not resolved at this scale"  # straddles
+    with pytest.raises(ValueError, match="two-sided"):
+        claim_region(0.0, 0.5, "both")
+
+
+def test_text_only_verdicts_serialise_as_before():
+    v = Verdict("C1.1", "s", "reproduced", "c", "e", "src")
+    assert v.to_dict() == {"claim": "C1.1", "statement": "s", "verdict": "reproduced", "criterion": "c",
+                           "evidence": "e", "source": "src"}
+    assert v.outcome == "reproduced" and v.kind is None and Verdict.from_dict(v.to_dict()) == v
