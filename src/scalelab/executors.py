@@ -317,3 +317,17 @@ def run_returning(pending: list, plan: list, store, slots: list, *, device: str 
             f.cancel()  # a queued Slurm job is cancelled (scancel), a dask or pool future dropped
         raise
     return ran
+
+
+def runner(executor: str = "local", *, partition: str | None = None, gpus: int = 1, time: str = "60"):
+    """The sweep CLI's run function for ``--executor`` and the Slurm flags, checked before any compute: called as
+    :func:`scalelab.sweep.run_pending` is (``run(pending, plan, store, jobs=…, device=…, budget_s=…, threads=…)``).
+
+    Raises:
+        ValueError: on an unknown executor or a bad Slurm flag, naming the valid values.
+    """
+    import functools
+
+    kind, _ = parse_executor(executor)
+    slurm = SlurmOptions(partition=partition, gpus=gpus, time_min=parse_time(time)) if kind == "slurm" else None
+    return functools.partial(launch, executor=executor, slurm=slurm)

@@ -506,6 +506,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads per worker (default: cores / jobs); use 1 beside another sweep: "
                          "oversubscribed cores slowed a small run 10× in one measurement (36 vs 3.6 ms per step)")
+    ap.add_argument("--executor", default="local", metavar="{local,slurm,dask://host:port}",
+                    help="where runs train: local (worker processes here; on CUDA --jobs workers per visible GPU, "
+                         "each pinned to it), slurm (one job per run through submitit) or dask://host:port (a "
+                         "running dask scheduler); remote workers return records and this process writes the store")
+    ap.add_argument("--partition", default=None, help="slurm: the partition (default: the cluster's)")
+    ap.add_argument("--gpus", type=int, default=1, help="slurm: GPUs per job (default: 1)")
+    ap.add_argument("--time", default="60", help="slurm: time limit per job, minutes or [D-]HH:MM:SS (default: 60)")
     args = ap.parse_args(argv)
     if args.threads is not None and args.threads < 1:
         raise SystemExit(f"--threads must be a positive integer, got {args.threads}")
@@ -516,6 +523,12 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(str(err)) from None
     if args.jobs < 1:
         raise SystemExit(f"--jobs must be a positive integer, got {args.jobs}")
+    from scalelab import executors
+
+    try:  # run_pending itself for local on a CPU
+        run = executors.runner(args.executor, partition=args.partition, gpus=args.gpus, time=args.time)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     try:
         validate_scale(args.scale)
     except ValueError as err:
@@ -536,8 +549,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         left_s = args.budget_s - (time.perf_counter() - t_start)
         try:
-            ran = run_pending(pending, specs, store, jobs=args.jobs, device=args.device, budget_s=left_s,
-                              threads=args.threads)
+            ran = run(pending, specs, store, jobs=args.jobs, device=args.device, budget_s=left_s,
+                      threads=args.threads)
         except KeyboardInterrupt:
             print(f"interrupted: the runs in flight are lost, {len(store.records())} records are kept in "
                   f"{store.path}", file=sys.stderr, flush=True)

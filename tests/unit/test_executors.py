@@ -125,3 +125,16 @@ def test_gpu_workers_are_pinned_one_device_each(monkeypatch):
     assert seen == ["3", "5"]
     with pytest.raises(ValueError, match="--jobs"):
         pinned_pools(["0"], 0)
+
+
+def test_sweep_cli_lists_and_checks_the_executors(capsys):
+    from scalelab.sweep import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "{local,slurm,dask://host:port}" in out and "--partition" in out and "--gpus" in out and "--time" in out
+    with pytest.raises(SystemExit, match="valid: local, slurm, dask://host:port"):
+        main(["03", "--executor", "ray", "--status"])
+    with pytest.raises(SystemExit, match="HH:MM:SS"):
+        main(["03", "--executor", "slurm", "--time", "1h"])
