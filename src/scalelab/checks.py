@@ -135,7 +135,7 @@ class Verdict:
     _: KW_ONLY
     kind: str | None = None
     outcome: str | None = None
-    reason: str = ""
+    reason: str | None = None
     statistic: float | None = None
     interval: tuple[float, float] | None = None
     level: float | None = None
@@ -144,7 +144,7 @@ class Verdict:
     method: str | None = None
     se: float | None = None
     df: int | None = None
-    measure: str = ""
+    measure: str | None = None
     claimed: float | None = None
     delta: float | None = None
     side: str | None = None
@@ -157,9 +157,12 @@ class Verdict:
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {self.verdict!r}; valid: {', '.join(map(repr, VERDICTS))}")
-        for name in ("claim", "statement", "criterion", "evidence", "source", "reason", "measure"):
+        for name in ("claim", "statement", "criterion", "evidence", "source"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"Verdict.{name} must be str, got {type(getattr(self, name)).__name__}")
+        for name in ("reason", "measure", "unit"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise TypeError(f"Verdict.{name} must be str or None, got {type(getattr(self, name)).__name__}")
         if self.outcome is None:
             object.__setattr__(self, "outcome", self.verdict)
         elif self.outcome != self.verdict:

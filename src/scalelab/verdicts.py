@@ -276,8 +276,8 @@ def judge(claim_id: str, statement: str, claim: Claim, interval: Interval, *, so
     return Verdict(claim_id, statement, outcome, criterion, evidence, source, kind="statistical", reason=reason,
                    statistic=float(est), interval=(float(lo), float(hi)), level=float(lvl), unit=interval.unit,
                    n_units=int(interval.n_units), method=interval.method, se=float(interval.se), df=int(interval.df),
-                   measure=claim.measure, claimed=float(claim.claimed), delta=float(claim.delta), side=claim.side,
-                   mde=float(mde), power=float(power), sensitivity=float(sens), units_needed=need)
+                   measure=claim.measure or None, claimed=float(claim.claimed), delta=float(claim.delta),
+                   side=claim.side, mde=float(mde), power=float(power), sensitivity=float(sens), units_needed=need)
 
 
 def arithmetic(claim_id: str, statement: str, verdict: str, *, criterion: str, evidence: str, source: str,
@@ -290,7 +290,7 @@ def arithmetic(claim_id: str, statement: str, verdict: str, *, criterion: str, e
     """
     return Verdict(claim_id, statement, verdict, criterion, evidence, source, kind="arithmetic", reason=reason,
                    statistic=None if statistic is None else float(statistic),
-                   claimed=None if claimed is None else float(claimed), measure=measure)
+                   claimed=None if claimed is None else float(claimed), measure=measure or None)
 
 
 @dataclass(frozen=True)
@@ -374,7 +374,7 @@ def verdict_table(verdicts: list[Verdict], digits: int = 3):
         if v.kind == "statistical":
             lo, hi = v.interval
             stat = f"{_num(v.statistic, digits, True)} [{_num(lo, digits, True)}, {_num(hi, digits, True)}]{m}"
-            claim = Claim(v.claimed, v.delta, v.side, v.measure).describe()
+            claim = Claim(v.claimed, v.delta, v.side, v.measure or "").describe()
             mde = f"{_num(v.mde, digits)}{m}"
             sens = f"reproduced iff δ ≥ {_num(v.sensitivity, digits)}"
             n = f"{v.n_units} {v.unit}s, {v.method}"
