@@ -27,14 +27,16 @@ import functools
 import importlib
 import logging
 import math
+import os
 import pkgutil
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalelab.store import RunStore, config_key, make_record, run_key
+from scalelab.store import LEASE_TTL_S, RunStore, config_key, make_record, run_key
 from scalelab.train import TrainConfig, train
 
 
@@ -74,8 +76,141 @@ def _corpus_fp(name: str) -> dict:
     return load_corpus(name).fingerprint
 
 
-def run_spec(spec: RunSpec, store_path: str, device: str = "auto", init_checkpoint: str | None = None) -> dict:
-    """Train one spec and append its record (top-level so process pools can pickle it)."""
+class CorpusMismatchError(RuntimeError):
+    """A store's records were made on another corpus than this interpreter's; the message names the choices."""
+
+
+OWN_STORE_ENV = "SCALELAB_OWN_CORPUS_STORE"
+ALLOW_CPU_ENV = "SCALELAB_ALLOW_CPU"
+log = logging.getLogger(__name__)
+
+
+def corpus_label(fp: dict) -> str:
+    """A fingerprint in one line: name, sha256 prefix, size."""
+    return (f"{fp.get('name', '?')} sha256 {str(fp.get('sha256', '?'))[:12]} ({fp.get('bytes', 0):,} bytes, "
+            f"{fp.get('files', '?')} files)")
+
+
+def own_store_path(path: str | Path, fp: dict) -> Path:
+    """The store of a set trained on corpus ``fp`` beside the store at ``path``: ``<stem>.<sha256[:12]>.jsonl``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.{fp['sha256'][:12]}{path.suffix}")
+
+
+def _throwaway(path: Path) -> bool:
+    """Stores under ``_build/`` (smoke records) are build outputs; the others are committed results."""
+    from scalelab.paths import build_dir
+
+    try:
+        Path(path).resolve().relative_to(build_dir().resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def training_store(store: RunStore, fingerprints: list[dict], *, own: bool | None = None,
+                   dry_run: bool = False) -> RunStore:
+    """The store runs on the local corpus (``fingerprints``) are trained into and counted in.
+
+    The training identity of a run is (config, corpus fingerprint). When ``store`` holds records made on
+    this corpus, or none, it is the store. When all its records were made on another corpus:
+
+    * a build output (smoke records under ``_build/``) keeps only this corpus: the other corpus's records
+      are moved, with their history, to :func:`own_store_path` of their fingerprint (never deleted);
+    * a committed store is left as it is: with ``own`` (or ``SCALELAB_OWN_CORPUS_STORE=1``) the runs train
+      into a separate store named after this corpus's fingerprint; without it training is refused before
+      any compute (:class:`CorpusMismatchError`), naming both choices.
+
+    ``dry_run`` (status) decides the same way but moves nothing and raises nothing: it returns the store
+    training would use, the separate one when it would refuse.
+
+    Raises:
+        CorpusMismatchError: as above.
+    """
+    local = [fp for i, fp in enumerate(fingerprints) if fp not in fingerprints[:i]]
+    corpora = store.corpora()
+    foreign = [(fp, n) for fp, n in corpora if fp not in local]
+    if not foreign or len(local) != 1:
+        return store
+    if _throwaway(store.path):
+        if not dry_run:
+            moved = store.set_aside(lambda r: r.get("corpus") in local, lambda fp: own_store_path(store.path, fp))
+            log.warning("%s: %d records made on another corpus moved beside it (this corpus: %s)", store.path,
+                        moved, corpus_label(local[0]))
+        return store
+    if any(fp in local for fp, _ in corpora):
+        return store  # this corpus already trains here
+    own = os.environ.get(OWN_STORE_ENV, "") not in ("", "0") if own is None else own
+    separate = RunStore(own_store_path(store.path, local[0]))
+    if own or dry_run:
+        return separate
+    made = "; ".join(f"{n} on {corpus_label(fp)}" for fp, n in foreign)
+    have = len(separate.records())
+    raise CorpusMismatchError(
+        f"{store.path} holds records made on another corpus ({made}); this interpreter's corpus is "
+        f"{corpus_label(local[0])} (a different Python or standard library gives a different corpus). Nothing "
+        "was trained. Choose one:\n"
+        "  * render the committed records: records_only=True (papermill -p records_only True; "
+        "make book);\n"
+        f"  * train a separate set on this corpus into {separate.path}"
+        + (f" (it holds {have} records)" if have else "")
+        + f": set {OWN_STORE_ENV}=1, or pass --own-corpus-store to python -m scalelab.sweep.")
+
+
+def recorded(specs: list[RunSpec], store: RunStore) -> dict[str, dict]:
+    """config_key → record for the specs recorded on the local corpus: the training identity (config, corpus
+    fingerprint) that the sweep's status, its pending list and every run agree on."""
+    by_fp: dict[str, dict] = {}
+    out: dict[str, dict] = {}
+    for s in specs:
+        fp = _corpus_fp(s.config.corpus)
+        sha = fp.get("sha256", "")
+        if sha not in by_fp:
+            by_fp[sha] = store.by_config_key(corpus=fp)
+        if s.config_key in by_fp[sha]:
+            out[s.config_key] = by_fp[sha][s.config_key]
+    return out
+
+
+class _Leases:
+    """This process's leases on runs of a store, renewed by a daemon thread until :meth:`close`."""
+
+    def __init__(self, store: RunStore, ttl_s: float = LEASE_TTL_S) -> None:
+        self.store, self.ttl_s, self.held = store, ttl_s, set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def claim(self, key: str, fresh: bool = True) -> bool:
+        if not self.store.claim(key, ttl_s=self.ttl_s, unless_recorded=fresh):
+            return False
+        self.held.add(key)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._beat, name="scalelab-lease-heartbeat", daemon=True)
+            self._thread.start()
+        return True
+
+    def release(self, key: str) -> None:
+        self.held.discard(key)
+        self.store.release([key])
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.ttl_s / 4):
+            try:
+                self.store.heartbeat(set(self.held))
+            except OSError:  # a store on a vanished disk: the leases lapse, the runs go on
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.held:
+            self.store.release(set(self.held))
+            self.held.clear()
+
+
+def run_spec(spec: RunSpec, store_path: str, device: str = "auto", init_checkpoint: str | None = None,
+             refresh: bool = False) -> dict:
+    """Train one spec and append its record (top-level so process pools can pickle it); with ``refresh`` the
+    record becomes its key's current record even when one exists (the store keeps the old line)."""
     store = RunStore(store_path)
     corpus = _corpus_fp(spec.config.corpus)
     t0 = time.perf_counter()
@@ -83,7 +218,7 @@ def run_spec(spec: RunSpec, store_path: str, device: str = "auto", init_checkpoi
                    init_checkpoint=init_checkpoint)
     record = make_record(spec.experiment, spec.version, spec.config_dict, corpus, result,
                          time.perf_counter() - t0)
-    store.put(record)
+    store.put(record, replace=refresh)
     return record
 
 
@@ -118,6 +253,7 @@ def sweep(
     progress: bool = True,
     batched: bool | None = None,
     parents: list[RunSpec] | None = None,
+    _leased: bool = False,
 ) -> list[dict]:
     """Run what is missing and return the records of all ``specs`` (in their order).
 
@@ -127,27 +263,63 @@ def sweep(
         executor: optional ``concurrent.futures``-style executor (``submit`` → future with
             ``result()``); ``None`` runs in this process.
         device: passed to the trainer (not part of a run's key).
-        refresh: retrain even when a record exists (the new record replaces nothing: the store
-            keeps the first record of a key, so refresh writes to a fresh store in practice).
+        refresh: retrain even when a record exists; the new record becomes its key's current record
+            (the old line stays in the store).
         progress: show a tqdm bar.
         batched: train same-shape runs together (:mod:`scalelab.batched`). ``None`` (default)
             batches on CUDA only: on CPU the batched path measured slower than running the
             configs one by one (see the performance page), so it is opt-in there.
         parents: further specs that branches in ``specs`` may start from (to recreate a
             missing checkpoint).
-    """
-    from tqdm.auto import tqdm
 
+    A run is recorded when the store has a record of its config on this corpus (:func:`recorded`).
+    ``store`` is first passed through :func:`training_store` (a store made on another corpus is not
+    trained into silently). A run another live process has leased is not trained here: the sweep waits
+    for its record (or for the lease to lapse, and then trains it).
+
+    Raises:
+        CorpusMismatchError: the store's records were made on another corpus (see :func:`training_store`).
+    """
     if not specs:
         return []
     if batched is None:
         from scalelab.train import resolve_device
 
         batched = resolve_device(device).type == "cuda"
-    use_batched = batched
     corpora = {s.config.corpus: _corpus_fp(s.config.corpus) for s in specs}
-    have = store.keys() if not refresh else set()
-    todo = [s for s in specs if s.key(corpora[s.config.corpus]) not in have]
+    store = training_store(store, list(corpora.values()))
+    have = recorded(specs, store) if not refresh else {}
+    todo = [s for s in specs if s.config_key not in have]
+    leases = None if _leased else _Leases(store)
+    try:
+        _sweep_levels(todo, specs, store, corpora, leases, executor=executor, device=device, refresh=refresh,
+                      progress=progress, use_batched=batched, parents=parents)
+    finally:
+        if leases is not None:
+            leases.close()
+    recs = {r["key"]: r for r in store.records()}
+    return [recs[s.key(corpora[s.config.corpus])] for s in specs if s.key(corpora[s.config.corpus]) in recs]
+
+
+def _sweep_levels(todo, specs, store, corpora, leases, *, executor, device, refresh, progress, use_batched,
+                  parents) -> None:
+    from tqdm.auto import tqdm
+
+    def claim(level):
+        """The runs of ``level`` this process may train now, and those another live process holds."""
+        if leases is None:
+            return list(level), []
+        mine, theirs = [], []
+        for s in level:
+            (mine if leases.claim(s.key(corpora[s.config.corpus]), fresh=not refresh) else theirs).append(s)
+        if not refresh:  # a run recorded meanwhile by another process is done
+            theirs = [s for s in theirs if s.config_key not in recorded([s], store)]
+        return mine, theirs
+
+    def done(s):
+        if leases is not None:
+            leases.release(s.key(corpora[s.config.corpus]))
+
     bar = tqdm(total=len(todo), disable=not progress or not todo, desc=f"sweep {store.path.name}")
     by_ckey = {s.config_key: s for s in [*specs, *(parents or [])]}
     for level in _levels(todo):
@@ -165,23 +337,41 @@ def sweep(
                 if parent not in by_ckey:
                     raise ValueError(f"branch {s.config_key[:12]} names parent {parent[:12]} not in this sweep")
                 recreate_checkpoint(by_ckey[parent], s.config.init_step, store, device)
-        runnable = list(level)
-        if use_batched and executor is None:
-            from scalelab.batched import run_batched_groups
+        runnable, theirs = claim(level)
+        claimed = list(runnable)
+        try:
+            # the batched path appends plain records, so a refresh trains singly (its records become current)
+            if use_batched and executor is None and not refresh:
+                from scalelab.batched import run_batched_groups
 
-            runnable = run_batched_groups(runnable, store, device=device, on_done=bar.update)
-        if executor is None:
-            for s in runnable:
-                run_spec(s, str(store.path), device, _init_ckpt(s))
-                bar.update(1)
-        else:
-            futures = [executor.submit(run_spec, s, str(store.path), device, _init_ckpt(s)) for s in runnable]
-            for f in futures:
-                f.result()
+                runnable = run_batched_groups(runnable, store, device=device, on_done=bar.update)
+            if executor is None:
+                for s in runnable:
+                    run_spec(s, str(store.path), device, _init_ckpt(s), refresh)
+                    bar.update(1)
+            else:
+                futures = [executor.submit(run_spec, s, str(store.path), device, _init_ckpt(s), refresh)
+                           for s in runnable]
+                for f in futures:
+                    f.result()
+                    bar.update(1)
+        finally:
+            for s in claimed:
+                done(s)
+        if theirs:  # wait for them before the next level: its branches may start from them
+            log.warning("%d runs are being trained by another process; waiting for their records", len(theirs))
+        while theirs:
+            time.sleep(WAIT_POLL_S)
+            n = len(theirs)
+            mine, theirs = claim(theirs)  # recorded meanwhile: done; lease lapsed: trained here
+            bar.update(n - len(theirs) - len(mine))
+            for s in mine:
+                try:
+                    run_spec(s, str(store.path), device, _init_ckpt(s), refresh)
+                finally:
+                    done(s)
                 bar.update(1)
     bar.close()
-    recs = {r["key"]: r for r in store.records()}
-    return [recs[s.key(corpora[s.config.corpus])] for s in specs if s.key(corpora[s.config.corpus]) in recs]
 
 
 def recreate_checkpoint(parent: RunSpec, step: int, store: RunStore, device: str = "auto") -> Path:
@@ -209,6 +399,9 @@ def recreate_checkpoint(parent: RunSpec, step: int, store: RunStore, device: str
     train(cfg, device=device, ckpt_dir=ckpt_root() / parent.config_key[:16], init_checkpoint=_init_ckpt(parent),
           stop_at=max(steps))
     return path
+
+
+WAIT_POLL_S = 2.0  # how often a sweep looks for the records of runs another process is training
 
 
 def _init_ckpt(s: RunSpec) -> str | None:

@@ -22,7 +22,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import os
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -292,7 +294,8 @@ def train(
         if done in cfg.checkpoint_steps:
             path = Path(ckpt_dir) / f"step{done}.pt"
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            # a name of its own: two trainers of one config (two sweeps, a recreated parent) must not share it
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
             torch.save({"step": done, "model": model.state_dict(), "optimizer": opt.state_dict()}, tmp)
             tmp.replace(path)
             checkpoints[str(done)] = {"path": str(path), "sha256": file_sha256(path)}
