@@ -21,9 +21,9 @@ effect is at least that large, or (−∞, c + δ] for one that it is at most th
 
     mde = (t₍n−1₎(1 − α/2) + t₍n−1₎(0.80)) · se,
 
-about 2.8·se with many units and 4.0·se with four (at 95%). The effect the design must be able to see
-before it may contradict a claim is |c|, or δ for a claim of no effect (the smallest effect that
-would count against it).
+at 95% about 2.8·se with many units, 4.2·se with four units and 14·se with two. The effect the design
+must be able to see before it may contradict a claim is |c|, or δ for a claim of no effect (the
+smallest effect that would count against it).
 
 **The rules**, applied mechanically:
 
