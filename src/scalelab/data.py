@@ -15,7 +15,9 @@ the book shows it. The standard library differs between Python versions; so do t
 Other sources:
 
 * ``"python_all"``: every ``.py`` file under the interpreter's prefix, site-packages included
-  (larger; for the gpu scale, which must not repeat data more than a few epochs);
+  (larger, but it differs on every machine);
+* ``"fineweb_edu"``: the gpu scale's corpus, a slice of FineWeb-Edu pinned by dataset revision
+  (:mod:`scalelab.corpora`: the same bytes everywhere; offline through a local mirror);
 * ``"dir:/path/to/folder"``: every ``*.txt``/``*.md``/``*.py`` file of a local folder;
 * ``"hf:<dataset>[:<config>]"``: a Hugging Face dataset's ``text`` column (needs the ``data``
   extra and a network; cached after the first download).
@@ -46,7 +48,7 @@ import torch
 
 EXCLUDED_DIRS = frozenset({"site-packages", "dist-packages", "__pycache__", "test", "tests", "idle_test"})
 HELDOUT_MODULUS = 50  # ≈2% of files held out
-CORPUS_KINDS = ("stdlib", "python_all", "dir:<path>", "hf:<dataset>[:<config>]")
+CORPUS_KINDS = ("stdlib", "python_all", "fineweb_edu", "dir:<path>", "hf:<dataset>[:<config>]")
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +209,9 @@ def validate_corpus_name(name: str) -> str:
     Raises:
         ValueError: naming the valid corpus kinds.
     """
-    if name in ("stdlib", "python_all") or name.startswith(("dir:", "hf:")):
+    from scalelab.corpora import SOURCES  # pinned Hugging Face corpora (the gpu scale's)
+
+    if name in ("stdlib", "python_all", *SOURCES) or name.startswith(("dir:", "hf:")):
         return name
     raise ValueError(f"unknown corpus {name!r}; valid: {', '.join(CORPUS_KINDS)}")
 
@@ -224,6 +228,10 @@ def load_corpus(name: str = "stdlib") -> Corpus:
         ValueError: on an unknown corpus name (the message lists the valid kinds).
     """
     validate_corpus_name(name)
+    from scalelab.corpora import SOURCES, load_named
+
+    if name in SOURCES:
+        return load_named(name)  # pinned by dataset revision, cached by scalelab.corpora
     files = _files(name)
     index = None
     if files is not None:
