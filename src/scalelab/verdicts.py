@@ -246,7 +246,7 @@ def judge(claim_id: str, statement: str, claim: Claim, interval: Interval, *, so
         if not math.isfinite(est):
             why = "the statistic could not be computed from these records"
         elif not math.isfinite(interval.se):
-            why = f"{units} give no interval"
+            why = f"{units} {'gives' if interval.n_units == 1 else 'give'} no interval"
         elif hi < region[0] or lo > region[1]:
             why = (f"the {lvl:.0%} interval {ivl} lies outside the region {reg}, but the design could not have "
                    f"seen the claimed effect: mde {_num(mde, digits)} > {_num(target, digits)}{m}")

@@ -123,7 +123,7 @@ def test_sensitivity_is_the_delta_where_the_outcome_turns():
 
 def test_one_unit_is_not_resolved_and_serialises():
     v = judge("C", "s", TRANSFERS, mean_interval([0.1], unit="seed"), source="x")
-    assert v.verdict == "not resolved at this scale" and v.mde == math.inf and "give no interval" in v.reason
+    assert v.verdict == "not resolved at this scale" and v.mde == math.inf and "gives no interval" in v.reason
     d = json.loads(json.dumps(v.to_dict(), allow_nan=False))
     assert d["interval"] == [None, None] and d["mde"] is None
     assert Verdict.from_dict(d) == v
