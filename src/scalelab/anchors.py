@@ -4,7 +4,8 @@ Each data set is a file in a public repository, pinned to a commit and a sha256.
 from, in order:
 
 1. the directory named by ``SCALELAB_ANCHORS_DIR`` (the book's CI points it at a local copy);
-2. the cache, ``$SCALELAB_CACHE_DIR`` or ``~/.cache/scalelab/anchors``;
+2. the cache, ``$SCALELAB_CACHE/anchors`` or ``~/.cache/scalelab/anchors`` (the package's one cache
+   variable, shared with the corpus cache);
 3. ``https://raw.githubusercontent.com/<repo>/<commit>/<path>``, verified, then cached.
 
 A file whose sha256 differs from the pinned one is refused wherever it comes from, and a
@@ -16,6 +17,9 @@ Sources: Besiroglu et al. arXiv 2404.10102 (Epoch's points from Hoffmann et al. 
 Hoffmann et al. arXiv 2203.15556 Table A9; Porian et al. arXiv 2406.19146; Llama 3 arXiv
 2407.21783 Fig. 2 (points read off by a third party); Stanford CS336 assignment 3 (synthetic);
 Li, Kudugunta & Zettlemoyer, "(Mis)Fitting Scaling Laws" (ICLR 2025). Used by chapters 4 and 5 and the tests.
+
+A chapter checks the data sets it needs (:data:`CHAPTER_DATA`) before its first run
+(:func:`require_for_chapter`), so a missing or damaged file stops it before any training.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 ENV_DIR = "SCALELAB_ANCHORS_DIR"
-ENV_CACHE = "SCALELAB_CACHE_DIR"
+ENV_CACHE = "SCALELAB_CACHE"  # the package's cache root; anchors live in its ``anchors/`` folder
+LEGACY_ENV_CACHE = "SCALELAB_CACHE_DIR"  # no longer read: a warning says so
 
 
 class AnchorError(RuntimeError):
@@ -144,9 +150,12 @@ def anchors_dir() -> Path | None:
 
 
 def cache_dir() -> Path:
-    """``$SCALELAB_CACHE_DIR`` or ``~/.cache/scalelab/anchors``."""
+    """``$SCALELAB_CACHE/anchors`` or ``~/.cache/scalelab/anchors``."""
+    if os.environ.get(LEGACY_ENV_CACHE):
+        warnings.warn(f"{LEGACY_ENV_CACHE} is no longer read; the package's one cache variable is {ENV_CACHE} "
+                      f"(anchors go to ${ENV_CACHE}/anchors)", stacklevel=2)
     env = os.environ.get(ENV_CACHE)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "scalelab" / "anchors"
+    return (Path(env).expanduser() if env else Path.home() / ".cache" / "scalelab") / "anchors"
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -159,8 +168,19 @@ def _fetch(url: str, timeout: float = 30.0) -> bytes:
         return resp.read()
 
 
+def _looked_in() -> str:
+    """Where a local copy was looked for, in words (the directory named, and whether it exists)."""
+    local = anchors_dir()
+    if local is None:
+        return f"{ENV_DIR} is not set"
+    if not local.is_dir():
+        return f"{ENV_DIR}={local} does not exist"
+    return f"{ENV_DIR}={local} exists"
+
+
 def _how_to_get(ds: Dataset) -> str:
-    where = f"set {ENV_DIR} to a directory holding {ds.filename}"
+    where = (f"looked in: {_looked_in()}, and the cache {cache_dir()}. Set {ENV_DIR} to a directory holding "
+             f"{ds.filename}")
     if ds.url:
         return f"{where}, or download {ds.url} (sha256 {ds.sha256}) into {cache_dir()}"
     return where + " (the book's repository CI uses ../shared/anchors/data)"
@@ -218,6 +238,36 @@ def path(name: str, *, download: bool = True) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return cached
+
+
+# The published data each chapter reads; checked before the chapter's first run.
+CHAPTER_DATA: dict[str, tuple[str, ...]] = {
+    "chinchilla": ("epoch_chinchilla", "cs336_isoflops", "llama3_isoflops", "porian_isoflop_curves",
+                   "porian_isoflop_optima", "porian_fit_exponents"),
+}
+
+
+def require(names) -> list[Path]:
+    """Verified paths to every data set in ``names``, or one error listing each that is missing or damaged.
+
+    Raises:
+        AnchorError: naming every failing data set, the directory looked in and how to get the files.
+    """
+    paths, problems = [], []
+    for name in names:
+        try:
+            paths.append(path(name))
+        except AnchorError as err:
+            problems.append(f"  {name}: {err}")
+    if problems:
+        raise AnchorError(f"{len(problems)} published data set(s) unavailable ({_looked_in()}):\n"
+                          + "\n".join(problems))
+    return paths
+
+
+def require_for_chapter(slug: str) -> list[Path]:
+    """:func:`require` the data sets chapter ``slug`` reads (:data:`CHAPTER_DATA`); nothing for the others."""
+    return require(CHAPTER_DATA.get(slug, ()))
 
 
 # ---- loaders --------------------------------------------------------------------------------

@@ -437,17 +437,55 @@ def run_chapter(slug: str, nb: str, specs: list[RunSpec], scale: str, *, device:
     Raises:
         MissingRecordsError: in records-only mode, naming ``make chapter NB=<nb> SCALE=<scale>``.
     """
+    from scalelab import anchors
     from scalelab.paths import results_path
 
     store = store if store is not None else RunStore(results_path(slug, scale))
     if records_only:
         return lookup(specs, store, command=f"make chapter NB={nb} SCALE={scale}")
+    # everything that can refuse does so before the first run
+    from scalelab.train import resolve_device
+
+    check_scale_device(scale, resolve_device(device).type, specs, allow=None)
+    anchors.require_for_chapter(slug)
+    store = training_store(store, [_corpus_fp(c) for c in dict.fromkeys(s.config.corpus for s in specs)])
     jobs = default_jobs(device, scale)
     if jobs > 1 and not refresh:
-        recorded = store.by_config_key()
-        run_pending(pending_in_order([s for s in specs if s.config_key not in recorded]), specs, store,
+        done = recorded(specs, store)
+        run_pending(pending_in_order([s for s in specs if s.config_key not in done]), specs, store,
                     jobs=jobs, device=device)
     return sweep(specs, store, device=device, refresh=refresh)
+
+
+def check_scale_device(scale: str, device_type: str | None, specs: list[RunSpec], *, allow: bool | None) -> None:
+    """Refuse the gpu scale where its runs would execute on a CPU, before any compute.
+
+    Args:
+        scale: the chapter's scale; only ``gpu`` is checked.
+        device_type: ``"cuda"`` or ``"cpu"``, of the machine the runs execute on (a cluster's nodes, not the
+            login node the command is typed on); ``None`` when it cannot be known here (nothing is refused).
+        specs: the runs that would train (for the estimate).
+        allow: run anyway (``--allow-cpu``); ``None`` reads ``SCALELAB_ALLOW_CPU``.
+
+    Raises:
+        SystemExit: from the CLI's point of view; here a :class:`ScaleDeviceError` naming the estimate and the
+            override.
+    """
+    if scale != "gpu" or device_type != "cpu" or not specs:
+        return
+    allow = os.environ.get(ALLOW_CPU_ENV, "") not in ("", "0") if allow is None else allow
+    if allow:
+        return
+    hours = sum(estimated_seconds(s.config, "cpu") for s in specs) / 3600.0
+    raise ScaleDeviceError(
+        f"--scale gpu would train {len(specs)} runs on a CPU: about {hours:,.0f} CPU-hours at the reference CPU "
+        f"speed ({REF_FLOPS_PER_S['cpu']:.1e} FLOP/s per run). Nothing was trained. Run it where a CUDA device "
+        f"is visible (or through a cluster executor with GPUs), use --scale cpu, or override with --allow-cpu "
+        f"({ALLOW_CPU_ENV}=1).")
+
+
+class ScaleDeviceError(RuntimeError):
+    """The gpu scale asked for on a machine whose runs would execute on a CPU."""
 
 
 def default_jobs(device: str = "auto", scale: str = "cpu") -> int:
@@ -521,28 +559,53 @@ def estimated_seconds(cfg: TrainConfig, device: str = "cpu") -> float:
     return flops / REF_FLOPS_PER_S[device] + steps * REF_STEP_OVERHEAD_S[device]
 
 
-def _worker_init(threads: int) -> None:
+def _worker_init(threads: int, parent: int | None = None) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    if parent is not None:
+        exit_with_parent(parent)
+
+
+def exit_with_parent(parent: int) -> None:
+    """End this worker when process ``parent`` dies, however it dies (SIGKILL, the OOM killer): on Linux the
+    kernel sends SIGKILL (``prctl(PR_SET_PDEATHSIG)``); everywhere a watchdog thread checks the parent pid
+    once a second, which also covers a parent that died before the prctl call."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="scalelab-parent-watch", daemon=True).start()
 
 
 def worker_pool(jobs: int, threads: int | None = None):
     """A pool of ``jobs`` spawned worker processes with ``threads`` torch threads each (default: the
     machine's cores divided by ``jobs``). Spawned, not forked: forking a process whose torch thread
-    pool is running can deadlock the child."""
+    pool is running can deadlock the child. A worker exits when this process dies (:func:`exit_with_parent`),
+    so a sweep killed with SIGKILL leaves no orphans."""
     import multiprocessing as mp
     import os
     from concurrent.futures import ProcessPoolExecutor
 
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                               initializer=_worker_init, initargs=(threads,))
+                               initializer=_worker_init, initargs=(threads, os.getpid()))
 
 
 def _run_one(spec: RunSpec, store_path: str, device: str, parents: list[RunSpec]) -> str:
     """Worker body: train one spec (recreating a missing parent checkpoint) into the store."""
-    sweep([spec], RunStore(store_path), device=device, progress=False, batched=False, parents=parents)
+    sweep([spec], RunStore(store_path), device=device, progress=False, batched=False, parents=parents,
+          _leased=True)  # the sweep's main process holds this run's lease
     return spec.config_key
 
 
@@ -560,8 +623,9 @@ def run_pending(pending: list[RunSpec], plan: list[RunSpec], store: RunStore, *,
 
     Runs go to the workers one at a time, so a killed sweep loses only the runs in flight. A
     branch is handed out only once its parent is recorded (a parent that diverged leaves its
-    branches pending; :func:`sweep` explains why). Runs another process recorded meanwhile are
-    skipped, so several sweeps may share one store. No run starts when the time spent plus its
+    branches pending; :func:`sweep` explains why). Runs another process recorded meanwhile (on this
+    corpus: :func:`recorded`) or leased to itself are skipped, so several sweeps may share one store:
+    each run is leased (host, pid, heartbeat) before it starts. No run starts when the time spent plus its
     estimate (FLOPs times the slowest seconds-per-FLOP seen so far) would pass ``budget_s``.
 
     With ``jobs`` > 1 each worker is a fresh (spawned) process with ``threads`` torch threads
@@ -580,6 +644,8 @@ def run_pending(pending: list[RunSpec], plan: list[RunSpec], store: RunStore, *,
 
         torch.set_num_threads(threads)
     in_flight: dict = {}  # future -> (spec, t0)
+    leases = _Leases(store)
+    rkey = {s.config_key: s.key(_corpus_fp(s.config.corpus)) for s in pending}
 
     def finished(spec: RunSpec, t0: float) -> None:
         nonlocal sec_per_flop, ran
@@ -587,12 +653,13 @@ def run_pending(pending: list[RunSpec], plan: list[RunSpec], store: RunStore, *,
         rate = dt / max(estimated_flops(spec.config), 1.0)
         sec_per_flop = rate if sec_per_flop is None else max(sec_per_flop, rate)
         ran += 1
+        leases.release(rkey[spec.config_key])
         print(f"[{ran}/{len(pending)}] {spec.config_key[:12]} {dt:.0f} s", flush=True)
 
     try:
         while True:
-            recorded = store.by_config_key()
-            queue = [s for s in queue if s.config_key not in recorded]
+            done_now = recorded(queue, store)
+            queue = [s for s in queue if s.config_key not in done_now]
             waiting = {s.config_key for s in queue} | {s.config_key for s, _ in in_flight.values()}
             ready = [s for s in queue if s.config.init_from not in waiting]
             stop = started = False
@@ -602,6 +669,8 @@ def run_pending(pending: list[RunSpec], plan: list[RunSpec], store: RunStore, *,
                 if time.perf_counter() - t_start + est > budget_s:
                     stop = True
                     break
+                if not leases.claim(rkey[s.config_key]):
+                    continue  # another live process is training it (or just recorded it)
                 queue.remove(s)
                 args = (s, str(store.path), device, _ancestors(s, by_ckey))
                 if pool is None:
@@ -632,9 +701,20 @@ def run_pending(pending: list[RunSpec], plan: list[RunSpec], store: RunStore, *,
                 proc.terminate()
         raise
     finally:
+        leases.close()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     return ran
+
+
+def busy_elsewhere(specs: list[RunSpec], store: RunStore) -> int:
+    """How many of ``specs`` hold a live lease of another process (being trained there now)."""
+    import socket
+
+    live = store.leases()
+    me = (socket.gethostname(), os.getpid())
+    return sum(1 for s in specs
+               if (lease := live.get(s.key(_corpus_fp(s.config.corpus)))) and (lease["host"], lease["pid"]) != me)
 
 
 def full_plan(mod, scale: str, seed: int = 0) -> list[RunSpec]:
@@ -679,16 +759,35 @@ def _resolve_chapter(name: str):
     return importlib.import_module(mods[name])
 
 
+def _budget_s(text: str) -> float:
+    """``--budget-s``: a positive number of seconds, or ``inf`` (no budget)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:  # also refuses nan, which compares false with everything and would mean "no budget"
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, or inf for none; got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     from scalelab.paths import results_path
     from scalelab.scales import validate_scale
+    from scalelab.train import DEVICES, resolve_device
 
     ap = argparse.ArgumentParser(prog="python -m scalelab.sweep", description=__doc__.split("\n")[0])
     ap.add_argument("chapter", help="chapter slug or number, e.g. wsd_vs_cosine or 03")
     ap.add_argument("--scale", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--budget-s", type=float, default=math.inf, help="stop before exceeding this many seconds")
+    ap.add_argument("--device", default="auto", choices=DEVICES, help="where the runs train (default: auto)")
+    ap.add_argument("--budget-s", type=_budget_s, default=math.inf,
+                    help="stop before exceeding this many seconds (a positive number; default: inf, no budget)")
+    ap.add_argument("--allow-cpu", action="store_true",
+                    help="train --scale gpu even where its runs would execute on a CPU (refused otherwise, with "
+                         "the estimated CPU-hours)")
+    ap.add_argument("--own-corpus-store", action="store_true",
+                    help="when the committed records were made on another corpus (another Python), train a "
+                         "separate set on this corpus into <store>.<corpus sha256[:12]>.jsonl")
     ap.add_argument("--status", action="store_true", help="print what is done and what is left, run nothing")
     ap.add_argument("--order", choices=["cheapest", "costliest"], default="cheapest",
                     help="order of the root runs (branches follow their parents); sweeps on several machines "
@@ -727,19 +826,41 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         raise SystemExit(str(err)) from None
     mod = _resolve_chapter(args.chapter)
-    store = RunStore(results_path(mod.SLUG, args.scale))
+    committed = RunStore(results_path(mod.SLUG, args.scale))
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops the workers as well as this process
     t_start = time.perf_counter()
     # A chapter's plan may grow as its records land (chapter 4 places its held-out grid on the laws fitted to
     # its first stage): after each stage the plan is read again, and the sweep goes on while it has new runs.
     while True:
         specs = full_plan(mod, args.scale, args.seed)
-        done = store.by_config_key()
+        fps = [_corpus_fp(c) for c in dict.fromkeys(s.config.corpus for s in specs)]
+        try:  # the training identity: (config, corpus fingerprint), as every run counts it
+            store = training_store(committed, fps, own=args.own_corpus_store or None, dry_run=args.status)
+        except CorpusMismatchError as err:
+            raise SystemExit(str(err)) from None
+        done = recorded(specs, store)
         pending = pending_in_order([s for s in specs if s.config_key not in done], args.order)
-        print(f"{mod.SLUG} @ {args.scale}: {len(specs) - len(pending)} of {len(specs)} runs recorded, "
-              f"{len(pending)} pending; store {store.path}", flush=True)
+        busy = busy_elsewhere(pending, store)
+        print(f"{mod.SLUG} @ {args.scale}: {len(specs) - len(pending)} of {len(specs)} runs recorded on this corpus "
+              f"({corpus_label(fps[0])}), {len(pending)} pending"
+              + (f" ({busy} being trained by another process)" if busy else "") + f"; store {store.path}",
+              flush=True)
+        if store.path != committed.path:
+            made = "; ".join(f"{n} on {corpus_label(fp)}" for fp, n in committed.corpora())
+            print(f"the committed store {committed.path} holds records made on another corpus ({made}): the "
+                  "book renders those (records_only); this corpus trains into the store above", flush=True)
         if args.status or not pending:
             return 0
+        if executors.uses_launcher(args.executor, args.device):
+            kind, _ = executors.parse_executor(args.executor)
+            where = ("cuda" if args.gpus > 0 else "cpu") if kind == "slurm" else (
+                None if kind != "local" else resolve_device(args.device).type)
+        else:
+            where = resolve_device(args.device).type
+        try:
+            check_scale_device(args.scale, where, pending, allow=args.allow_cpu or None)
+        except ScaleDeviceError as err:
+            raise SystemExit(str(err)) from None
         left_s = args.budget_s - (time.perf_counter() - t_start)
         try:
             ran = run(pending, specs, store, jobs=args.jobs, device=args.device, budget_s=left_s,
@@ -748,9 +869,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"interrupted: the runs in flight are lost, {len(store.records())} records are kept in "
                   f"{store.path}", file=sys.stderr, flush=True)
             return 130
-        print(f"ran {ran} runs ({time.perf_counter() - t_start:.0f} s so far); {len(pending) - ran} of this "
-              "stage pending", flush=True)
-        if ran < len(pending):
+        left = [s for s in pending if s.config_key not in recorded(pending, store)]
+        busy = busy_elsewhere(left, store)
+        print(f"ran {ran} runs ({time.perf_counter() - t_start:.0f} s so far); {len(left)} of this stage pending"
+              + (f", {busy} of them being trained by another process" if busy else ""), flush=True)
+        if left:
             return 0
 
 

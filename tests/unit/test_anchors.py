@@ -20,7 +20,7 @@ def isolated(monkeypatch, tmp_path):
         raise AssertionError(f"unexpected network access: {url}")
 
     monkeypatch.setattr(anchors, "_fetch", no_network)
-    return tmp_path / "cache"
+    return tmp_path / "cache" / "anchors"  # SCALELAB_CACHE is the package cache root
 
 
 def _local_bytes(name):
