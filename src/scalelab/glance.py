@@ -154,7 +154,7 @@ def _html_table(rows: Sequence[Mapping], columns: Sequence[str], link, extra_cla
                 tds.append(f"<td>{html.escape(' '.join(cell(d, c).split()))}</td>")
         body.append(f'<tr id="{a}">' + "".join(tds) + "</tr>")
     # One line per row and no blank lines: MyST passes an HTML block through only up to the first blank line.
-    return (f'<table class="dataframe verdict-table {extra_class}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
+    return (f'<table class="table dataframe verdict-table {extra_class}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
             + "\n".join(body) + "\n</tbody>\n</table>\n")
 
 
