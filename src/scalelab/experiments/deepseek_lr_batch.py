@@ -489,6 +489,9 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
         ValueError: on an unknown scale.
         scalelab.sweep.MissingRecordsError: in records-only mode, naming the command that makes them.
     """
+    from scalelab.book import validate_parameters
+
+    validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
     from scalelab.sweep import run_chapter
 
     kw = dict(device=device, refresh=refresh, records_only=records_only, store=store)

@@ -337,6 +337,9 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
         ValueError: on an unknown scale.
         scalelab.sweep.MissingRecordsError: in records-only mode, naming the command that makes them.
     """
+    from scalelab.book import validate_parameters
+
+    validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
     from scalelab.paths import results_path
     from scalelab.store import RunStore
     from scalelab.sweep import lookup, sweep

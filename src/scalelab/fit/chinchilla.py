@@ -145,6 +145,25 @@ def _validate_ndl(N, D, L, minimum: int):
     return Na, Da, La, n
 
 
+def _validate_bootstrap(bootstrap) -> int:
+    """``bootstrap`` as a count of resamples: a non-negative integer (0: none)."""
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise ValueError(f"bootstrap must be a non-negative integer (0 for no resampling), got {bootstrap!r}")
+    return int(bootstrap)
+
+
+def _require_spread(Na, Da, La) -> None:
+    """Approach 3 identifies α only from several sizes N, β only from several token counts D, and E, A, B only
+    from losses that differ; identical or degenerate points would return an arbitrary optimum."""
+    bad = [f"{name} takes {len(np.unique(v))} distinct value(s)" for name, v in (("N", Na), ("D", Da))
+           if len(np.unique(v)) < 2]
+    if np.ptp(La) == 0:
+        bad.append("every L is equal")
+    if bad:
+        raise FitInputError("approach 3 needs points that vary: at least 2 distinct N, 2 distinct D and losses that "
+                            "differ; here " + ", ".join(bad))
+
+
 def _starts(grid) -> np.ndarray:
     if isinstance(grid, str):
         if grid != "hoffmann":
@@ -267,8 +286,10 @@ def approach3(
         An :class:`Approach3Result`.
 
     Raises:
-        FitInputError: NaN/inf or non-positive N, D or L; mismatched lengths; fewer than 6 points.
-        ValueError: an unknown ``method``/``reduction``/``grid``, or an unsupported combination.
+        FitInputError: NaN/inf or non-positive N, D or L; mismatched lengths; fewer than 6 points;
+            fewer than 2 distinct N or D, or equal losses (the parameters would not be identified).
+        ValueError: an unknown ``method``/``reduction``/``grid``, an unsupported combination, or a
+            ``bootstrap`` that is not a non-negative integer.
 
     Notes:
         Fast path (``reduction="sum"``): all starts advance together by a batched
@@ -294,7 +315,9 @@ def approach3(
                          "it has no bootstrap (use reduction='sum' for CIs)")
     if not (delta > 0):
         raise ValueError(f"delta must be > 0, got {delta!r}")
+    bootstrap = _validate_bootstrap(bootstrap)
     Na, Da, La, n = _validate_ndl(N, D, L, MIN_POINTS_APPROACH3)
+    _require_spread(Na, Da, La)
     x, y, t = np.log(Na), np.log(Da), np.log(La)
     starts = _starts(grid)
     t0 = time.perf_counter()
@@ -454,7 +477,9 @@ def approach2(N, D, L, C=None, *, bootstrap: int = 1000, seed: int = 0, min_poin
 
     Raises:
         FitInputError: bad values or lengths, or fewer than 2 usable budgets.
+        ValueError: a ``bootstrap`` that is not a non-negative integer.
     """
+    bootstrap = _validate_bootstrap(bootstrap)
     Na, Da, La = as_positive_array("N", N), as_positive_array("D", D), as_positive_array("L", L)
     if C is None:
         same_length(N=Na, D=Da, L=La)
@@ -537,6 +562,7 @@ def approach1(curves: pd.DataFrame, *, n_levels: int = 100, bootstrap: int = 100
     Levels whose envelope run is the smallest or largest model are dropped with a warning: there
     the optimum may lie outside the sizes trained.
     """
+    bootstrap = _validate_bootstrap(bootstrap)
     require_columns(curves, CURVE_COLUMNS, "approach1")
     df = curves.loc[:, list(CURVE_COLUMNS)].copy()
     for col in ("N", "tokens", "flops", "loss"):

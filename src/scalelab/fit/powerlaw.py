@@ -79,7 +79,12 @@ def fit_power_law(x, y, *, bootstrap: int = 0, seed: int = 0, level: float = 0.9
     Raises:
         FitInputError: NaN/inf or non-positive values, mismatched lengths, fewer than two points,
             or all x equal (no slope).
+        ValueError: ``level`` outside (0, 1), or a ``bootstrap`` that is not a non-negative integer.
     """
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1 (e.g. 0.95), got {level!r}")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise ValueError(f"bootstrap must be a non-negative integer (0 for no CI), got {bootstrap!r}")
     xa = as_positive_array("x", x)
     ya = as_positive_array("y", y)
     n = same_length(x=xa, y=ya)
