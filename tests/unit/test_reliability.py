@@ -125,3 +125,189 @@ def test_checkpoint_temporary_files_have_unique_names(tmp_path, monkeypatch):
         T.train(cfg, device="cpu", ckpt_dir=tmp_path)
     assert len(saved) == 2 and saved[0] != saved[1], saved
     assert (tmp_path / "step2.pt").exists() and not list(tmp_path.glob("*.tmp"))
+
+
+def _live_foreign_lease(store, key):
+    """A lease held by another live process of this host (the test runner's parent)."""
+    import socket
+
+    leases = store._read_leases()
+    leases[key] = {"host": socket.gethostname(), "pid": os.getppid(), "heartbeat": time.time(), "ttl_s": 600}
+    store._write_leases(leases)
+
+
+def test_a_run_leased_to_a_live_process_is_skipped_and_a_dead_ones_is_taken_over(tmp_path):
+    from scalelab.store import RunStore
+    from scalelab.sweep import _corpus_fp, recorded, run_pending
+
+    specs = _tiny_specs()
+    store = RunStore(tmp_path / "s.jsonl")
+    taken = specs[0].key(_corpus_fp("stdlib"))
+    _live_foreign_lease(store, taken)
+    assert run_pending(specs, specs, store, device="cpu") == 1  # the other process's run is left to it
+    assert set(recorded(specs, store)) == {specs[1].config_key}
+    leases = store._read_leases()
+    leases[taken]["pid"] = 2**22 + 12345  # a pid no process has: the holder died
+    store._write_leases(leases)
+    assert run_pending(specs, specs, store, device="cpu") == 1
+    assert set(recorded(specs, store)) == {s.config_key for s in specs} and not store.leases()
+    assert len(store.records(history=True)) == 2  # each run trained once
+
+
+# ---- 5. workers exit with their parent; 8. process lookups that do not depend on column widths ----------------
+def _children(pid: int) -> list[int]:
+    """Child pids of ``pid`` read from /proc (no ps, no column width)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d))
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_workers_exit_when_the_sweep_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SCALELAB_ROOT": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "scalelab.sweep", "01", "--scale", "smoke", "--jobs", "2",
+                             "--threads", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    workers: list[int] = []
+    store = tmp_path / "_build" / "results" / "smoke" / "mup_derivation.jsonl"
+    try:
+        t0 = time.time()
+        while time.time() - t0 < 90:
+            workers = [c for c in _children(proc.pid) if "multiprocessing.spawn" in _cmdline(c)]
+            if len(workers) == 2 and store.exists() and store.read_bytes().count(b"\n") >= 2:
+                break  # both workers are up and training (records are landing)
+            time.sleep(0.2)
+        assert len(workers) == 2, "the sweep did not start its workers"
+        proc.kill()  # SIGKILL, as the OOM killer does: no handler runs in the sweep
+        proc.wait(timeout=30)
+        t0 = time.time()
+        while time.time() - t0 < 10 and any(_alive(w) for w in workers):
+            time.sleep(0.2)
+        assert not any(_alive(w) for w in workers), "workers outlived their sweep"
+    finally:
+        for pid in [proc.pid, *workers]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        proc.wait(timeout=30)
+
+
+# ---- 6. the gpu scale where runs would execute on a CPU ---------------------------------------------------
+def test_gpu_scale_on_a_cpu_is_refused_before_compute(tmp_root, monkeypatch):
+    import scalelab.sweep as S
+
+    def no_compute(*a, **k):
+        raise AssertionError("compute started")
+
+    monkeypatch.setattr(S, "run_pending", no_compute)
+    monkeypatch.setattr(S, "train", no_compute)
+    with pytest.raises(SystemExit, match=r"CPU-hours.*--allow-cpu"):
+        S.main(["03", "--scale", "gpu", "--device", "cpu", "--executor", "local"])
+    specs = _tiny_specs()
+    S.check_scale_device("gpu", "cuda", specs, allow=False)  # a GPU where the runs execute: fine
+    S.check_scale_device("gpu", None, specs, allow=False)  # a remote executor decides for itself
+    S.check_scale_device("gpu", "cpu", specs, allow=True)  # the explicit override
+    with pytest.raises(S.ScaleDeviceError, match="CPU-hours"):
+        S.check_scale_device("gpu", "cpu", specs, allow=False)
+
+
+# ---- 7. small bad inputs, before any compute ----------------------------------------------------------------
+@pytest.mark.parametrize("argv, message", [
+    (["01", "--device", "tpu", "--status"], "invalid choice: 'tpu'"),
+    (["01", "--budget-s", "nan", "--status"], "positive number of seconds"),
+    (["01", "--budget-s", "-5", "--status"], "positive number of seconds"),
+])
+def test_sweep_cli_rejects_bad_device_and_budget(argv, message, capsys):
+    from scalelab.sweep import main
+
+    with pytest.raises(SystemExit):
+        main(argv)
+    err = capsys.readouterr().err
+    assert message in err and ("auto" in err or "inf" in err)
+
+
+def test_a_chapter_checks_its_published_data_before_its_first_run(tmp_root, tmp_path, monkeypatch):
+    import scalelab.experiments.chinchilla as ch
+    import scalelab.sweep as S
+    from scalelab import anchors
+
+    missing = tmp_path / "no_such_anchors"
+    monkeypatch.setenv("SCALELAB_ANCHORS_DIR", str(missing))
+    monkeypatch.setenv("SCALELAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(anchors, "_fetch", lambda url, timeout=30.0: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.setattr(S, "run_spec", lambda *a, **k: (_ for _ in ()).throw(AssertionError("compute started")))
+    with pytest.raises(anchors.AnchorError, match=str(missing)):
+        ch.run("smoke")
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"seed": "notanumber"}, "seed must be a non-negative integer"),
+    ({"seed": -1}, "seed must be a non-negative integer"),
+    ({"refresh": "yes"}, "refresh must be True or False"),
+    ({"device": "tpu"}, "device must be one of auto, cpu, cuda"),
+    ({"scale": "huge"}, "scale must be one of smoke, cpu, gpu"),
+])
+def test_chapter_parameters_are_checked_before_any_compute(params, message, monkeypatch):
+    import scalelab.experiments.chinchilla as ch
+    import scalelab.experiments.mup_derivation as m1
+    import scalelab.sweep as S
+
+    monkeypatch.setattr(S, "run_spec", lambda *a, **k: (_ for _ in ()).throw(AssertionError("compute started")))
+    kw = {"scale": "smoke", **params}
+    for mod in (m1, ch):
+        with pytest.raises(ValueError, match=message):
+            mod.run(**kw)
+
+
+def test_fits_refuse_degenerate_points_and_bad_arguments():
+    import numpy as np
+
+    from scalelab.fit import approach2, approach3, fit_power_law
+    from scalelab.fit._common import FitInputError
+
+    same = np.full(8, 1e6), np.full(8, 2e7), np.full(8, 3.0)
+    with pytest.raises(FitInputError, match="2 distinct N"):
+        approach3(*same)
+    N = np.repeat([1e6, 2e6, 4e6], 3)
+    D = np.tile([1e7, 2e7, 4e7], 3)
+    with pytest.raises(FitInputError, match="losses that differ"):
+        approach3(N, D, np.full(9, 3.0))
+    L = 2.0 + 400 / N**0.3 + 900 / D**0.3
+    with pytest.raises(ValueError, match="bootstrap must be a non-negative integer"):
+        approach3(N, D, L, bootstrap=-5)
+    with pytest.raises(ValueError, match="bootstrap must be a non-negative integer"):
+        approach2(N, D, L, C=6 * N * D, bootstrap=-5)
+    x = np.array([1.0, 2.0, 4.0, 8.0])
+    with pytest.raises(ValueError, match="level must lie strictly between 0 and 1"):
+        fit_power_law(x, 3 * x**0.5, bootstrap=10, level=1.5)
+    with pytest.raises(ValueError, match="bootstrap must be a non-negative integer"):
+        fit_power_law(x, 3 * x**0.5, bootstrap=-5)

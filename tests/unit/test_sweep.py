@@ -115,6 +115,36 @@ def test_run_chapter_trains_on_workers(tmp_path, monkeypatch):
     assert len(recs) == 2 and len(store.records()) == 2
 
 
+def _proc_children(pid):
+    """(pid, command line) of the children of ``pid``, read from /proc: no ``ps`` column width to cut a long
+    checkout path (and the workers' command lines) short."""
+    import os
+
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue  # exited meanwhile
+        if ppid == pid:
+            out.append((int(d), cmd))
+    return out
+
+
+def _running(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="reads /proc")
 def test_sweep_cli_sigterm_stops_its_workers(tmp_path):
     """`kill <sweep>` ends the workers too (they used to finish their run and idle as orphans)."""
     import os
@@ -129,24 +159,32 @@ def test_sweep_cli_sigterm_stops_its_workers(tmp_path):
                             start_new_session=True)
 
     def workers():
-        out = subprocess.run(["ps", "-eo", "pid,ppid,cmd"], capture_output=True, text=True).stdout
-        return [ln for ln in out.splitlines() if "multiprocessing.spawn" in ln and int(ln.split()[1]) == proc.pid]
+        return [pid for pid, cmd in _proc_children(proc.pid) if "multiprocessing.spawn" in cmd]
 
-    t0 = time.time()
-    while len(workers()) < 2 and time.time() - t0 < 60:
-        time.sleep(0.5)
-    assert len(workers()) == 2, "the sweep did not start its workers"
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "interrupted" in err
-    t0 = time.time()
-    while time.time() - t0 < 10:
-        out = subprocess.run(["ps", "-s", str(proc.pid), "-o", "pid,cmd"], capture_output=True, text=True).stdout
-        left = [ln for ln in out.splitlines() if "spawn_main" in ln]
-        if not left:
-            break
-        time.sleep(0.5)
-    assert not left, f"workers left running: {left}"
+    seen = []
+    try:
+        t0 = time.time()
+        while len(workers()) < 2 and time.time() - t0 < 60:
+            time.sleep(0.5)
+        seen = workers()
+        assert len(seen) == 2, "the sweep did not start its workers"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130 and "interrupted" in err
+        t0 = time.time()
+        while time.time() - t0 < 10 and any(_running(w) for w in seen):
+            time.sleep(0.5)
+        left = [w for w in seen if _running(w)]
+        assert not left, f"workers left running: {left}"
+    finally:  # a failed check must not leave the sweep or its workers running
+        for pid in [proc.pid, *seen]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=60)
 
 
 def test_sweep_cli_rejects_bad_threads():
