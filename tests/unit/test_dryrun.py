@@ -75,3 +75,16 @@ def test_gpu_hours_and_bad_input():
         dryrun.gpu_hours(1.0, 0.0)
     with pytest.raises(ValueError, match="'cuda' or 'cpu'"):
         dryrun.memory_estimate(TrainConfig(model=SMALL), "tpu")
+
+
+def test_bench_mfu_peaks_and_compile_stays_off_on_cpu():
+    from scalelab import bench
+
+    assert bench.bf16_peak("NVIDIA H100 80GB HBM3") == 989.4e12
+    assert bench.bf16_peak("NVIDIA H100 PCIe") == 756e12
+    assert bench.bf16_peak("NVIDIA H200") == 989.4e12 and bench.bf16_peak("NVIDIA A100-SXM4-80GB") == 312e12
+    assert bench.bf16_peak("Some Future GPU") is None
+    with pytest.raises(ValueError, match="CUDA option"):
+        bench.step_loop_tokens_per_s(TrainConfig(model=SMALL), torch.device("cpu"), compile=True)
+    with pytest.raises(SystemExit, match="CUDA option"):
+        bench.main(["train", "--device", "cpu", "--compile", "--no-save"])
