@@ -17,7 +17,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 MATHJAX := book/_static/mathjax
 MATHJAX_STAMP := $(MATHJAX)/tex-chtml.js
 
-.PHONY: help install book chapter test lint unit hygiene notebooks-smoke notebooks-cpu stage html status clean
+.PHONY: help install constraints book chapter test lint unit hygiene notebooks-smoke notebooks-cpu stage html status clean
 .DEFAULT_GOAL := help
 
 help:  ## this list
@@ -27,17 +27,29 @@ help:  ## this list
 	@echo "  make chapter NB=03 SCALE=cpu run one chapter at a scale, training the records it is missing"
 	@echo "  make status                  records per chapter and scale (runs, devices, torch, seconds)"
 	@echo "  make install                 create .venv and install the package with its book and dev extras"
+	@echo "  make constraints             refresh constraints.txt (exact versions) from what .venv has installed"
 	@echo "  make clean                   remove build outputs (_build, book/_build, staged chapters); keeps .venv and results/"
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every dependency to the version CI used, so an upgrade (numpy, scipy, torch) cannot move a
+# fit or flip a verdict unnoticed; `make constraints` rewrites it from .venv after a deliberate upgrade.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[book,dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[book,dev]'
 	# mup is only a reference the tests compare against; its pinned requirements are stale.
 	$(BIN)/python -m pip install --quiet --no-deps mup
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+constraints:
+	@test -x $(BIN)/python || { echo "no $(VENV): run make install first"; exit 2; }
+	@{ echo "# Exact versions of every installed dependency (pip install -c constraints.txt), written by"; \
+	   echo "# \`make constraints\` from .venv; scalelab itself and mup (installed --no-deps) are left out."; \
+	   echo "# Local build labels (torch 2.13.0+cpu) are dropped: ==2.13.0 matches that build and PyPI's alike."; \
+	   $(BIN)/python -m pip freeze --exclude-editable | grep -v -i -E '^(scalelab|mup)[=@ ]' \
+	     | sed -E 's/^([^=]+==[^+]+)\+.*/\1/'; } > constraints.txt
+	@echo "constraints.txt: $$(grep -c '^[^#]' constraints.txt) pinned packages"
 
 # MathJax served from the book itself so pages render offline.
 $(MATHJAX_STAMP):

@@ -6,10 +6,13 @@ import json
 import logging
 import os
 import time
+from pathlib import Path
 
 import pytest
 
 from scalelab.data import load_corpus
+
+ROOT_RESULTS = Path(__file__).resolve().parents[2] / "results" / "cpu"
 
 
 # ---- 1. the corpus cache is verified, not trusted by size -------------------------------------------------
@@ -311,3 +314,128 @@ def test_fits_refuse_degenerate_points_and_bad_arguments():
         fit_power_law(x, 3 * x**0.5, bootstrap=10, level=1.5)
     with pytest.raises(ValueError, match="bootstrap must be a non-negative integer"):
         fit_power_law(x, 3 * x**0.5, bootstrap=-5)
+
+
+# ---- 3. a changed standard library: two identities, each used in one place -----------------------------------
+CHANGED_STDLIB_SCRIPT = r"""
+import contextlib, io, json, sys
+import torch
+torch.set_num_threads(1)
+import scalelab.sweep as S
+from scalelab.data import load_corpus
+from scalelab.model import ModelConfig
+from scalelab.store import RunStore
+from scalelab.train import TrainConfig
+
+base = TrainConfig(model=ModelConfig(d_model=16, n_layer=1, d_head=8, seq_len=16, base_d_model=16),
+                   total_steps=4, batch_size=2, eval_tokens=256)
+specs = [S.RunSpec("grid", base.replace(lr=lr)) for lr in (1e-3, 3e-3)]
+fp = load_corpus("stdlib").fingerprint
+out = {"sha256": fp["sha256"]}
+real_run_spec = S.run_spec
+def no_compute(*a, **k):
+    raise AssertionError("compute started")
+S.run_spec = no_compute
+try:  # cpu: the committed records were made on another corpus
+    S.run_chapter("grid", "00", specs, "cpu", device="cpu")
+except S.CorpusMismatchError as err:
+    out["cpu_refused"] = str(err)
+out["cpu_rendered"] = [r["corpus"]["sha256"] for r in S.run_chapter("grid", "00", specs, "cpu", records_only=True)]
+status = io.StringIO()
+with contextlib.redirect_stdout(status):
+    S.main(["05", "--scale", "cpu", "--status"])
+out["status"] = status.getvalue()
+S.run_spec = real_run_spec
+recs = S.run_chapter("grid", "00", specs, "smoke", device="cpu")  # smoke trains on this corpus
+out["smoke"] = [r["corpus"]["sha256"] for r in recs]
+S.run_spec = no_compute
+out["smoke_again"] = len(S.run_chapter("grid", "00", specs, "smoke", device="cpu"))  # nothing left to train
+print(json.dumps(out))
+"""
+
+
+def _stdlib_with_one_edit(home):
+    """A copy of this interpreter's standard library (symlinks) in which one file differs: a PYTHONHOME."""
+    import sysconfig
+    from pathlib import Path
+
+    src = Path(sysconfig.get_paths()["stdlib"])
+    dst = Path(home) / "lib" / src.name
+    for root, dirs, files in os.walk(src):
+        out = dst / Path(root).relative_to(src)
+        out.mkdir(parents=True, exist_ok=True)
+        for d in list(dirs):
+            if d in ("site-packages", "test", "tests", "idle_test", "__pycache__", "lib-dynload"):
+                dirs.remove(d)  # not corpus files: linked whole (compiled modules, bytecode) or left out
+                if d in ("__pycache__", "lib-dynload"):
+                    (out / d).symlink_to(Path(root) / d)
+        for f in files:
+            (out / f).symlink_to(Path(root) / f)
+    edited = dst / "textwrap.py"
+    text = edited.read_bytes()
+    edited.unlink()
+    edited.write_bytes(text + b"\n# one edited line: another Python's standard library\n")
+
+
+def test_a_changed_standard_library_neither_retrains_silently_nor_mixes_corpora(tmp_root, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    import scalelab
+    from scalelab.paths import results_path
+    from scalelab.store import RunStore
+    from scalelab.sweep import run_chapter
+
+    specs = _tiny_specs()
+    original = run_chapter("grid", "00", specs, "smoke", device="cpu")  # smoke records on this corpus
+    committed = results_path("grid", "cpu")
+    committed.parent.mkdir(parents=True)
+    shutil.copy(results_path("grid", "smoke"), committed)  # stands for records committed on this corpus
+    shutil.copy(ROOT_RESULTS / "chinchilla.jsonl", committed.parent / "chinchilla.jsonl")
+    before = committed.read_bytes()
+    _stdlib_with_one_edit(tmp_path / "home")
+    env = {**os.environ, "PYTHONHOME": str(tmp_path / "home"), "PYTHONDONTWRITEBYTECODE": "1",
+           "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([os.path.dirname(scalelab.__path__[0]),
+                                                                  *sys.path])}
+    done = subprocess.run([sys.executable, "-c", CHANGED_STDLIB_SCRIPT], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    old_sha = original[0]["corpus"]["sha256"]
+    assert out["sha256"] != old_sha  # the edit moved the fingerprint
+    # training at cpu refuses before any compute and names both choices
+    assert "records_only" in out["cpu_refused"] and f"grid.{out['sha256'][:12]}.jsonl" in out["cpu_refused"]
+    assert committed.read_bytes() == before
+    # rendering reads the committed records by config, whatever corpus made them
+    assert out["cpu_rendered"] == [old_sha, old_sha]
+    # status counts runs by (config, corpus): nothing of chapter 5 is recorded on this corpus
+    assert "0 of " in out["status"] and "recorded on this corpus" in out["status"]
+    # a smoke run trains on this corpus, and the store it trains into holds this corpus only
+    assert out["smoke"] == [out["sha256"]] * 2 and out["smoke_again"] == 2
+    smoke = RunStore(results_path("grid", "smoke"))
+    assert {r["corpus"]["sha256"] for r in smoke.records(history=True)} == {out["sha256"]}
+    aside = RunStore(results_path("grid", "smoke").with_name(f"grid.{old_sha[:12]}.jsonl"))
+    assert [r["key"] for r in aside.records()] == [r["key"] for r in original]  # moved beside it, not dropped
+
+
+# ---- 9. pinned versions ---------------------------------------------------------------------------------
+def test_constraints_pin_what_is_installed_and_make_installs_with_them():
+    import re
+    from importlib import metadata
+
+    root = ROOT_RESULTS.parents[1]
+    pins = {}
+    for line in (root / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    installed = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version for d in metadata.distributions()}
+    for name in ("numpy", "scipy", "torch", "pandas"):
+        assert name in pins, f"{name} is not pinned"
+    for name, version in pins.items():
+        assert installed.get(name, "").split("+")[0] == version, f"{name}: pinned {version}, installed " \
+            f"{installed.get(name)}; run `make constraints` after a deliberate upgrade"
+    assert "scalelab" not in pins and "mup" not in pins
+    makefile = (root / "Makefile").read_text()
+    assert "pip install --quiet -c constraints.txt -e" in makefile and "\nconstraints:" in makefile
