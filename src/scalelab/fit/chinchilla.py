@@ -228,11 +228,14 @@ def _huber_mean_fit(x, y, t, delta, starts):
     et al. identified in Hoffmann et al.'s fit. A faster optimiser would not reproduce it.
     """
     best_theta, best_f = None, math.inf
-    for s in starts:
+    ends = np.full((len(starts), 6), np.nan)  # where every start stopped: log A, log B, log E, α, β, summed objective
+    for i, s in enumerate(starts):
         th, fv, _ = _lse.plain_scipy(s, x, y, t, delta, reduction="mean", jac=True)
+        ends[i, :5], ends[i, 5] = th, fv
         if np.isfinite(fv) and fv < best_f:
             best_theta, best_f = th, fv
-    return best_theta, best_f / len(t), {"n_starts": len(starts), "optimizer": "scipy L-BFGS-B defaults, mean"}
+    return best_theta, best_f / len(t), {"n_starts": len(starts), "optimizer": "scipy L-BFGS-B defaults, mean",
+                                         "endpoints": ends}
 
 
 def _params_from_theta(theta) -> dict[str, float]:
