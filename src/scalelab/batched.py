@@ -82,7 +82,7 @@ def train_batched(cfgs: list[TrainConfig], *, device: str = "auto") -> list[dict
         block.attn.use_sdpa = False
     classes = models[0].param_classes()
     r = rules(mcfg.parametrization, mcfg.width_mult, init_std=mcfg.init_std, emb_mult=mcfg.emb_mult,
-              out_mult=mcfg.out_mult, readout_init=mcfg.readout_init)
+              out_mult=mcfg.out_mult, readout_init=mcfg.readout_init, sp_init=mcfg.sp_init, lr_rule=mcfg.lr_rule)
     lr_mult = {n: r[classes[n]].adam_lr_mult for n in params}
     peak = torch.tensor([c.lr for c in cfgs], device=dev)
     wd = torch.tensor([c.weight_decay for c in cfgs], device=dev)

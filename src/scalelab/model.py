@@ -23,7 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from scalelab.parametrization import (
+    LR_RULES,
     READOUT_INITS,
+    SP_INITS,
     attention_scale,
     rules,
     validate_parametrization,
@@ -31,7 +33,7 @@ from scalelab.parametrization import (
 
 ACTIVATIONS = ("gelu", "relu", "squared_relu", "swiglu")
 NORMS = ("rmsnorm", "layernorm")
-ATTN_SCALES = ("inv_d", "inv_sqrt_d")
+ATTN_SCALES = ("inv_d", "inv_sqrt_d", "inv_d_uncalibrated")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class ModelConfig:
     emb_mult: float = 1.0
     out_mult: float = 1.0
     depth_init: bool = True
+    sp_init: str = "constant"  # SP's matrix init: "constant" σ or "fan_in" σ/√m (parametrization.rules)
+    lr_rule: str = "auto"  # per-class Adam LRs: "auto" (the parametrization's), "sp" or "mup" (middle controls)
 
     def __post_init__(self) -> None:
         validate_parametrization(self.parametrization)
@@ -72,9 +76,14 @@ class ModelConfig:
             ("norm", self.norm, NORMS),
             ("attn_scale", self.attn_scale, ATTN_SCALES),
             ("readout_init", self.readout_init, READOUT_INITS),
+            ("sp_init", self.sp_init, SP_INITS),
+            ("lr_rule", self.lr_rule, LR_RULES),
         ):
             if value not in valid:
                 raise ValueError(f"unknown {field} {value!r}; valid: {', '.join(valid)}")
+        if self.sp_init != "constant" and self.parametrization != "sp":
+            raise ValueError(f"sp_init={self.sp_init!r} applies to parametrization 'sp' only; valid for "
+                             f"{self.parametrization!r}: 'constant'")
         for field in ("d_model", "n_layer", "seq_len", "vocab_size", "base_d_model"):
             if getattr(self, field) <= 0:
                 raise ValueError(f"{field} must be positive, got {getattr(self, field)}")
@@ -216,6 +225,8 @@ class GPT(nn.Module):
             emb_mult=cfg.emb_mult,
             out_mult=cfg.out_mult,
             readout_init=cfg.readout_init,
+            sp_init=cfg.sp_init,
+            lr_rule=cfg.lr_rule,
         )
         self.emb_mult = r["embedding"].forward_mult
         self.out_mult = r["readout"].forward_mult
@@ -250,6 +261,8 @@ class GPT(nn.Module):
             emb_mult=cfg.emb_mult,
             out_mult=cfg.out_mult,
             readout_init=cfg.readout_init,
+            sp_init=cfg.sp_init,
+            lr_rule=cfg.lr_rule,
         )
         depth = 1.0 / math.sqrt(2 * cfg.n_layer) if cfg.depth_init else 1.0
         classes = self.param_classes()

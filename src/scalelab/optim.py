@@ -31,7 +31,7 @@ def param_groups(model, *, optimizer: str, lr: float, weight_decay: float, wd_mo
     """
     cfg = model.cfg
     r = rules(cfg.parametrization, cfg.width_mult, init_std=cfg.init_std, emb_mult=cfg.emb_mult,
-              out_mult=cfg.out_mult, readout_init=cfg.readout_init)
+              out_mult=cfg.out_mult, readout_init=cfg.readout_init, sp_init=cfg.sp_init, lr_rule=cfg.lr_rule)
     classes = model.param_classes()
     by_class: dict[str, list] = {}
     for name, p in model.named_parameters():

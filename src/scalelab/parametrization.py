@@ -28,6 +28,8 @@ from dataclasses import dataclass
 PARAMETRIZATIONS = ("sp", "mup")
 PARAM_CLASSES = ("embedding", "hidden", "readout", "vector")
 READOUT_INITS = ("default", "zero", "sp")
+SP_INITS = ("constant", "fan_in")  # SP's matrix init: σ at every width (GPT-2), or σ/√m (1/fan_in variance)
+LR_RULES = ("auto", "sp", "mup")  # per-class Adam LRs: the parametrization's own, or SP's / μP's effective ones
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ def rules(
     emb_mult: float = 1.0,
     out_mult: float = 1.0,
     readout_init: str = "default",
+    sp_init: str = "constant",
+    lr_rule: str = "auto",
 ) -> dict[str, Rule]:
     """The per-class rules at one width.
 
@@ -79,6 +83,16 @@ def rules(
             (zero-initialised readout, as in μP practice), or ``"sp"`` (std σ·√m so that the
             effective readout weight (out_mult/m)·W keeps SP's 1/fan_in variance; Lingle's
             "SP unembedding init" ablation). At m = 1 the three are "default" / zero / "default".
+        sp_init: SP's matrix init. ``"constant"`` keeps σ at every width (GPT-2, nanoGPT); ``"fan_in"`` gives
+            hidden and readout matrices std σ/√m, i.e. variance ∝ 1/d_model: the SP of Tensor Programs V
+            (arXiv 2203.03466, §3) and of Lingle's v1 code (``mu_transformer/jax_impl/model.py`` at e39cd5d:
+            ``d_model**-0.5``). Only for ``parametrization="sp"``.
+        lr_rule: the per-class Adam LRs. ``"auto"``: the parametrization's own. ``"mup"``: μP's effective
+            rule (hidden and readout updates ∝ 1/m, embedding and vectors constant); ``"sp"``: one global
+            effective LR. With ``"sp"`` under μP the readout's Adam LR is ×m, undoing its 1/m forward
+            multiplier, so that every effective weight moves as under SP. These are the two middle controls
+            of Everett et al. 2024 (arXiv 2407.05872, §3): μP's LR rule with SP's init, and μP's init with SP's
+            LR rule.
 
     Returns:
         A dict from parameter class to :class:`Rule`.
@@ -89,20 +103,37 @@ def rules(
     validate_parametrization(parametrization)
     if readout_init not in READOUT_INITS:
         raise ValueError(f"unknown readout_init {readout_init!r}; valid: {', '.join(READOUT_INITS)}")
+    if sp_init not in SP_INITS:
+        raise ValueError(f"unknown sp_init {sp_init!r}; valid: {', '.join(SP_INITS)}")
+    if lr_rule not in LR_RULES:
+        raise ValueError(f"unknown lr_rule {lr_rule!r}; valid: {', '.join(LR_RULES)}")
+    if sp_init != "constant" and parametrization != "sp":
+        raise ValueError(f"sp_init={sp_init!r} applies to parametrization 'sp' only (μP's init is already fan-in); "
+                         "valid for 'mup': 'constant'")
     if width_mult <= 0 or init_std < 0:
         raise ValueError(f"width_mult must be > 0 and init_std >= 0, got {width_mult}, {init_std}")
     m = float(width_mult)
     if parametrization == "sp":
-        # One global LR, constant init std: the "standard" practice (GPT-2 / nanoGPT).
-        readout_std = {"default": init_std, "zero": 0.0, "sp": init_std}[readout_init]
+        # One global LR; init std σ at every width ("constant": GPT-2 / nanoGPT) or σ/√m ("fan_in").
+        std = init_std / math.sqrt(m) if sp_init == "fan_in" else init_std
+        readout_std = {"default": std, "zero": 0.0, "sp": std}[readout_init]
+        # μP's effective Adam rule without a readout multiplier: hidden and readout LRs ∝ 1/m.
+        lr = 1.0 / m if lr_rule == "mup" else 1.0
         return {
             "embedding": Rule(init_std, 1.0, 1.0, emb_mult),
-            "hidden": Rule(init_std, 1.0, 1.0, 1.0),
-            "readout": Rule(readout_std, 1.0, 1.0, out_mult),
+            "hidden": Rule(std, lr, 1.0, 1.0),
+            "readout": Rule(readout_std, lr, 1.0, out_mult),
             "vector": Rule(0.0, 1.0, 1.0, 1.0),
         }
     # μP (Tensor Programs V, Table 8 with the 1/m readout multiplier).
     readout_std = {"default": init_std, "zero": 0.0, "sp": init_std * math.sqrt(m)}[readout_init]
+    if lr_rule == "sp":  # μP's init and multipliers, SP's update sizes (Everett et al.'s "μP init only")
+        return {
+            "embedding": Rule(init_std, 1.0, 1.0, emb_mult),
+            "hidden": Rule(init_std / math.sqrt(m), 1.0, 1.0, 1.0),
+            "readout": Rule(readout_std, m, 1.0, out_mult / m),  # ×m undoes the 1/m multiplier's shrink
+            "vector": Rule(0.0, 1.0, 1.0, 1.0),
+        }
     return {
         # Input weights: fan-in (vocab) is finite, fan-out grows. Init and Adam LR constant;
         # SGD LR ∝ n_l / n_{l-1} ∝ m.
@@ -122,7 +153,10 @@ def attention_scale(
     """Softmax temperature for the attention logits q·k.
 
     ``"inv_sqrt_d"`` is SP's 1/√d_head. ``"inv_d"`` is μP's 1/d_head, calibrated so that it equals
-    1/√d_head at the base head size: √(base_d_head)/d_head.
+    1/√d_head at the base head size: √(base_d_head)/d_head. ``"inv_d_uncalibrated"`` is exactly
+    1/d_head with no base-width factor: Lingle's v1 baseline (``qk_scale = 1/128`` with ``d_head = 128``
+    in ``mu_transformer/configs/base.py`` at e39cd5d), which differs from 1/√d_head by √d_head at every
+    width when d_head is fixed.
 
     Raises:
         ValueError: on an unknown kind.
@@ -131,7 +165,9 @@ def attention_scale(
         return 1.0 / math.sqrt(d_head)
     if kind == "inv_d":
         return math.sqrt(base_d_head) / d_head
-    raise ValueError(f"unknown attn_scale {kind!r}; valid: inv_d, inv_sqrt_d")
+    if kind == "inv_d_uncalibrated":
+        return 1.0 / d_head
+    raise ValueError(f"unknown attn_scale {kind!r}; valid: inv_d, inv_sqrt_d, inv_d_uncalibrated")
 
 
 def rules_table(
