@@ -764,7 +764,7 @@ def convention_table(pa: PartA, scale: str, seed: int = 0) -> pd.DataFrame:
 
     from scalelab.fit import approach1, approach2, fit_power_law
 
-    p = chapter_plan(scale)
+    validate_scale(scale)
     fit = _fit_table(pa.endpoints)
     rows = []
     if not len(fit):
@@ -801,7 +801,6 @@ def convention_table(pa: PartA, scale: str, seed: int = 0) -> pd.DataFrame:
     cols = [c for c in ("approach 1", "approach 2", "approach 3") if c in out]
     out.attrs["spread_by_method"] = float(np.nanmax(np.ptp(out[cols].to_numpy(float), axis=1)))
     out.attrs["spread_by_convention"] = float(np.nanmax(np.ptp(out[cols].to_numpy(float), axis=0)))
-    del p
     return out
 
 
@@ -1398,7 +1397,8 @@ def controls(b: dict) -> list:
     return [ctl.evaluate(b["porian_intervals"][(ds, first)]) for ds in PORIAN_DATASETS]
 
 
-def _control_results_renamed(b: dict) -> list:
+def control_results(b: dict) -> list:
+    """:func:`controls` evaluated, each named with its dataset (for the page's control table)."""
     import dataclasses
 
     out = []
@@ -1419,7 +1419,7 @@ def analyze(records: list[dict], scale: str, seed: int = 0):
     validate_scale(scale)
     pa = part_a(records, scale, seed)
     b = part_b(scale, seed)
-    checks = _checks_a(pa, records, scale) + _checks_b(b) + [r.to_check() for r in _control_results_renamed(b)]
+    checks = _checks_a(pa, records, scale) + _checks_b(b) + [r.to_check() for r in control_results(b)]
     verdicts = _verdicts_a(pa, scale, records) + _verdicts_b(b)
     order = {f"C5.{i}": i for i in range(1, 8)}
     verdicts.sort(key=lambda v: order[v.claim])
