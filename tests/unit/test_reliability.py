@@ -343,7 +343,7 @@ except S.CorpusMismatchError as err:
 out["cpu_rendered"] = [r["corpus"]["sha256"] for r in S.run_chapter("grid", "00", specs, "cpu", records_only=True)]
 status = io.StringIO()
 with contextlib.redirect_stdout(status):
-    S.main(["05", "--scale", "cpu", "--status"])
+    S.main(["01", "--scale", "cpu", "--status"])
 out["status"] = status.getvalue()
 S.run_spec = real_run_spec
 recs = S.run_chapter("grid", "00", specs, "smoke", device="cpu")  # smoke trains on this corpus
@@ -392,7 +392,7 @@ def test_a_changed_standard_library_neither_retrains_silently_nor_mixes_corpora(
     committed = results_path("grid", "cpu")
     committed.parent.mkdir(parents=True)
     shutil.copy(results_path("grid", "smoke"), committed)  # stands for records committed on this corpus
-    shutil.copy(ROOT_RESULTS / "chinchilla.jsonl", committed.parent / "chinchilla.jsonl")
+    shutil.copy(ROOT_RESULTS / "mup_derivation.jsonl", committed.parent / "mup_derivation.jsonl")
     before = committed.read_bytes()
     _stdlib_with_one_edit(tmp_path / "home")
     env = {**os.environ, "PYTHONHOME": str(tmp_path / "home"), "PYTHONDONTWRITEBYTECODE": "1",
@@ -409,7 +409,7 @@ def test_a_changed_standard_library_neither_retrains_silently_nor_mixes_corpora(
     assert committed.read_bytes() == before
     # rendering reads the committed records by config, whatever corpus made them
     assert out["cpu_rendered"] == [old_sha, old_sha]
-    # status counts runs by (config, corpus): nothing of chapter 5 is recorded on this corpus
+    # status counts runs by (config, corpus): none of chapter 1's committed runs is recorded on this corpus
     assert "0 of " in out["status"] and "recorded on this corpus" in out["status"]
     # a smoke run trains on this corpus, and the store it trains into holds this corpus only
     assert out["smoke"] == [out["sha256"]] * 2 and out["smoke_again"] == 2
