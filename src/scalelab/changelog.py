@@ -121,8 +121,9 @@ def load_snapshots(root: Path | None = None) -> list[dict]:
 
 
 def _verdicts(snap: dict) -> dict[str, tuple[str, dict]]:
-    """claim → (chapter slug, verdict) over a snapshot's chapters."""
-    return {v["claim"]: (slug, v) for slug, ch in snap["chapters"].items() for v in ch["verdicts"]}
+    """claim → (chapter slug, verdict) over a snapshot's chapters, in book order (by notebook)."""
+    chapters = sorted(snap["chapters"].items(), key=lambda kv: kv[1]["notebook"])
+    return {v["claim"]: (slug, v) for slug, ch in chapters for v in ch["verdicts"]}
 
 
 def _cut(text: str) -> str:

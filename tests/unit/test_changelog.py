@@ -33,6 +33,12 @@ def test_first_release_lists_every_verdict_and_says_it_is_the_first():
     assert "2 verdicts across 1 chapters at the `cpu` scale: 1 reproduced, 0 not resolved at this scale, " \
            "1 contradicted." in text
     assert "| C2.11 (`#c2-11`) | 02_mu_transfer_ablations | contradicted | `aaa111` |" in text
+    two = _snap("v0.1.0", "aaa111", [_v("C2.1", "reproduced")])
+    two["chapters"]["chinchilla"] = {"notebook": "05_chinchilla", "records_commit": "ccc333",
+                                     "verdicts": [_v("C5.1", "reproduced")]}
+    two["chapters"] = dict(sorted(two["chapters"].items()))  # as the JSON stores them: chinchilla first
+    text = changelog.render([two])
+    assert text.index("| C2.1 ") < text.index("| C5.1 "), "verdicts are listed in book order"
 
 
 def test_a_later_release_lists_changed_added_and_removed_verdicts():
