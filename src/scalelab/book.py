@@ -153,7 +153,7 @@ def inputs_digest(nb: Notebook, scale: str, records_only: bool) -> str:
     h = hashlib.sha256()
     files = [nb.path, *sorted((repo_root() / "src" / "scalelab").rglob("*.py"))]
     if records_only and scale != "smoke":
-        files += sorted((repo_root() / "results" / scale).glob(f"{nb.slug}.jsonl"))
+        files += [p for p in chapter_stores(nb, scale) if p.exists()]
     for f in files:
         h.update(str(f.relative_to(repo_root())).encode() + b"\0")
         h.update(f.read_bytes() + b"\0")
@@ -172,11 +172,25 @@ def fresh_entry(nb: Notebook, scale: str, records_only: bool) -> dict | None:
     return entry if entry.get("inputs_sha256") == inputs_digest(nb, scale, records_only) else None
 
 
+def _reads(nb: Notebook) -> tuple[str, ...]:
+    """Slugs of other chapters whose stores a chapter reads (its module's ``READS``; most read none)."""
+    import importlib
+
+    return tuple(getattr(importlib.import_module(nb.module), "READS", ())) if nb.is_chapter else ()
+
+
+def chapter_stores(nb: Notebook, scale: str) -> list[Path]:
+    """The record stores a chapter's execution reads at ``scale``: its own and those of the chapters it ``READS``."""
+    return [results_path(slug, scale) for slug in (nb.slug, *_reads(nb))]
+
+
 def record_progress(nb: Notebook, scale: str) -> tuple[int, int]:
     """(runs of the chapter's plan that have a record, runs planned) at a scale.
 
     A sweep is resumable and its records are committed as they land, so a chapter can be part way;
-    it renders from its records only once every planned run has one.
+    it renders from its records only once every planned run has one. A chapter that reads other
+    chapters' stores (``READS``) plans the runs it reads with ``input_plans(scale)``, by store, and
+    its own runs with ``plan`` (a stage of its own that renders only when complete).
     """
     import importlib
 
@@ -185,14 +199,18 @@ def record_progress(nb: Notebook, scale: str) -> tuple[int, int]:
     if not nb.is_chapter:
         return 0, 0
     mod = importlib.import_module(nb.module)
-    specs = mod.plan(scale)
-    have = RunStore(results_path(nb.slug, scale)).by_config_key()
-    return sum(s.config_key in have for s in specs), len(specs)
+    by_store = dict(mod.input_plans(scale)) if _reads(nb) else {nb.slug: mod.plan(scale)}
+    done = planned = 0
+    for slug, specs in by_store.items():
+        have = RunStore(results_path(slug, scale)).by_config_key()
+        done += sum(s.config_key in have for s in specs)
+        planned += len(specs)
+    return done, planned
 
 
 def records_complete(nb: Notebook, scale: str) -> bool:
     """Whether every planned run of a chapter has a record at ``scale``."""
-    if not nb.is_chapter or record_count(nb.slug, scale) == 0:
+    if not nb.is_chapter or not any(record_count(p.stem, scale) for p in chapter_stores(nb, scale)):
         return False
     done, planned = record_progress(nb, scale)
     return planned > 0 and done == planned

@@ -610,13 +610,14 @@ def analysis(records: list[dict], scale: str, seed: int = 0) -> Analysis:
     return Analysis(runs, fits, pred, sigma, n_pairs, tau, virt, decay5)
 
 
-def analyze(records: list[dict], scale: str, seed: int = 0):
-    """Validity checks and verdicts on C6.1–C6.4 from the records (pure and deterministic)."""
+def analyze(records: list[dict], scale: str, seed: int = 0, pre: Analysis | None = None):
+    """Validity checks and verdicts on C6.1–C6.4 from the records (pure and deterministic); ``pre`` is
+    :func:`analysis` of the same records, when already computed (the fits are the costly part)."""
     from scalelab.checks import Check, Report
     from scalelab.resample import mean_interval
     from scalelab.verdicts import Claim, arithmetic, judge
 
-    a = analysis(records, scale, seed)
+    a = pre if pre is not None else analysis(records, scale, seed)
     checks = []
     n3 = sum(r["experiment"] in CH3 for r in records)
     n5 = sum(r["experiment"] in CH5 for r in records)
