@@ -764,7 +764,8 @@ def schedule_curves(scale: str, budget: int | None = None):
                                             final_frac=COSINE_FINAL_FRAC),
             "constant": ScheduleConfig(name="constant", warmup_steps=p.warmup_steps, total_steps=b),
             "multi-step": ScheduleConfig(name="multistep", warmup_steps=p.warmup_steps, total_steps=b)}
-    for shape in p.shapes:
+    cfgs["cosine (→0)"] = ScheduleConfig(name="cosine", warmup_steps=p.warmup_steps, total_steps=b, final_frac=0.0)
+    for shape in (*p.shapes, CONTROL_SHAPE):
         cfgs[f"WSD 20% {shape}"] = ScheduleConfig(name="wsd", warmup_steps=p.warmup_steps, total_steps=b,
                                                   decay_frac=DEFAULT_FRAC, decay_shape=shape, final_frac=0.0)
     for f in p.fractions:

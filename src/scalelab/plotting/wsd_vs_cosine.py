@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-COLORS = {"cosine": "C0", "constant": "C7", "wsd": "C3", "multistep": "C2"}
+COLORS = {"cosine": "C0", "cosine_to_zero": "C9", "constant": "C7", "wsd": "C3", "multistep": "C2"}
 
 
 def _plt():
@@ -76,14 +76,16 @@ def loss_vs_tokens(curves):
 
 
 def final_loss(opt, sigma: float, tokens_per_step: int):
-    """Best held-out loss (over the LR grid) against the budget, per protocol, with ±σ_seed bars; log–log."""
+    """Best held-out loss (over the LR grid) against the budget, per protocol, with ±``sigma`` bars (the noise
+    of one separately trained run); log–log. Cosine to zero appears once the controls stage is analysed."""
     plt = _plt()
     from scalelab.experiments.wsd_vs_cosine import DEFAULT_FRAC, DEFAULT_SHAPE, LABELS, pick
 
     fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
     err = sigma if np.isfinite(sigma) else 0.0
     for k, (prot, f, s) in enumerate((("cosine", None, None), ("constant", None, None),
-                                      ("wsd", DEFAULT_FRAC, DEFAULT_SHAPE), ("multistep", None, None))):
+                                      ("wsd", DEFAULT_FRAC, DEFAULT_SHAPE), ("multistep", None, None),
+                                      ("cosine_to_zero", None, None))):
         d = pick(opt, prot, f, s)
         if d.empty:
             continue
@@ -96,7 +98,7 @@ def final_loss(opt, sigma: float, tokens_per_step: int):
     ax.set_ylabel(r"best held-out loss $L^*$ (nats/byte)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    ax.set_title(r"tuned per schedule; bars: $\pm\sigma_\mathrm{seed}$")
+    ax.set_title(r"tuned per schedule; bars: $\pm$ the noise of one run")
     return fig
 
 
@@ -111,7 +113,7 @@ def lr_sweeps(fin):
     f = fin[(fin["protocol"] != "wsd") | ((np.isclose(fin["decay_frac"].fillna(-1), DEFAULT_FRAC))
                                           & (fin["decay_shape"] == DEFAULT_SHAPE))]
     for ax, b in zip(axes[0], budgets):
-        for prot in ("cosine", "constant", "wsd", "multistep"):
+        for prot in ("cosine", "cosine_to_zero", "constant", "wsd", "multistep"):
             g = f[(f["budget"] == b) & (f["protocol"] == prot)]
             if g.empty:
                 continue
@@ -126,7 +128,7 @@ def lr_sweeps(fin):
         finite = finite[np.isfinite(finite)]
         if len(finite):
             lo = finite.min()
-            ax.set_ylim(lo - 0.01, lo + max(0.3, 0.15 * lo) )
+            ax.set_ylim(lo - 0.01, lo + max(0.3, 0.15 * lo))
     axes[0][0].set_ylabel("held-out loss $L$ (nats/byte)")
     axes[0][0].legend(fontsize=7)
     return fig
