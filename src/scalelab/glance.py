@@ -7,9 +7,11 @@ stable ids.
 
 A verdict is read as a mapping (a :class:`scalelab.checks.Verdict` or its JSON in a chapter report). Besides the
 fields every verdict has (``claim``, ``statement``, ``verdict``, ``criterion``, ``evidence``, ``source``), the
-tables show the quantitative fields when a verdict carries them: ``statistic`` with its ``interval``,
-``claimed``, ``mde``, ``sensitivity``, ``outcome``, ``reason`` and ``kind``. A column appears only when some
-verdict in the table has it, so a report written before those fields existed still renders.
+tables show the quantitative fields of :class:`scalelab.checks.Verdict` when a verdict carries them: the
+``statistic`` with its ``interval`` (in its ``measure``), the ``claimed`` effect (with ``delta`` and ``side``, its
+region), the ``mde``, the ``sensitivity``, the design (``n_units`` of ``unit``, ``method``), the ``outcome`` and the
+``reason``. A column appears only when some verdict in the table has it, so a report written before those fields
+existed still renders, and a verdict without a field shows "–" in its column.
 
 Used by every chapter notebook (``glance.verdict_table(report)``), :mod:`scalelab.book` (the glance page, at
 stage time) and :mod:`scalelab.changelog`.
@@ -29,9 +31,10 @@ from pathlib import Path
 from scalelab.checks import VERDICTS
 
 # Columns shown only when some verdict in the table has the field (the others always show).
-OPTIONAL = ("effect", "claimed", "mde", "sensitivity", "reason")
-HEADERS = {"effect": "statistic ± interval", "claimed": "claimed effect", "mde": "MDE",
-           "sensitivity": "outcome changes at", "reason": "reason"}
+OPTIONAL = ("effect", "claimed", "mde", "sensitivity", "design", "reason")
+HEADERS = {"effect": "statistic [interval]", "claimed": "claimed (region)", "mde": "MDE",
+           "sensitivity": "sensitivity", "design": "design", "reason": "reason"}
+KEYS = {"effect": "statistic", "design": "n_units"}  # the field whose presence shows a column
 MISSING = "–"
 
 
@@ -60,14 +63,23 @@ def as_dict(verdict) -> dict:
     raise TypeError(f"a verdict is a checks.Verdict or a mapping, got {type(verdict).__name__}")
 
 
-def _number(x) -> str:
+def _number(x, sign: bool = False) -> str:
+    """Three significant digits with a true minus sign; "–" for a missing value."""
     if x is None:
         return MISSING
     if isinstance(x, bool):
         return str(x)
     if isinstance(x, (int, float)):
-        return MISSING if math.isnan(x) else f"{x:.3g}"
+        if math.isnan(x):
+            return MISSING
+        if math.isinf(x):
+            return "−∞" if x < 0 else ("+∞" if sign else "∞")
+        return (f"{x:+.3g}" if sign else f"{x:.3g}").replace("-", "−")
     return str(x)
+
+
+def _measure(d: Mapping) -> str:
+    return f" {d['measure']}" if d.get("measure") else ""
 
 
 def _interval(iv) -> tuple | None:
@@ -83,27 +95,57 @@ def _interval(iv) -> tuple | None:
 
 
 def effect_text(d: Mapping) -> str:
-    """``statistic [lo, hi]`` for an interval given by its ends, ``statistic ± u`` for a half-width; "–" if absent."""
+    """``statistic [lo, hi] measure`` for an interval given by its ends, ``statistic ± u`` for a half-width."""
     s = d.get("statistic")
     if s is None:
         return MISSING
     iv = d.get("interval")
     ends = _interval(iv)
     if ends is not None:
-        text = f"{_number(s)} [{_number(ends[0])}, {_number(ends[1])}]"
+        text = f"{_number(s, True)} [{_number(ends[0], True)}, {_number(ends[1], True)}]"
     elif isinstance(iv, (int, float)) and not isinstance(iv, bool):
-        text = f"{_number(s)} ± {_number(iv)}"
+        text = f"{_number(s, True)} ± {_number(iv)}"
     else:
-        text = _number(s) + ("" if iv is None else f" ({iv})")
-    unit = d.get("unit")
-    return f"{text} {unit}" if unit else text
+        text = _number(s, True) + ("" if iv is None else f" ({iv})")
+    return text + _measure(d)
+
+
+def claimed_text(d: Mapping) -> str:
+    """The claimed effect and, with its tolerance δ and side, the region the statistic must lie in."""
+    c = d.get("claimed")
+    if c is None:
+        return MISSING
+    delta, side = d.get("delta"), d.get("side")
+    if delta is not None and side is not None:
+        try:
+            from scalelab.verdicts import Claim
+
+            return Claim(c, delta, side, d.get("measure") or "").describe()
+        except (ImportError, ValueError, TypeError):
+            pass
+    return _number(c, True) + _measure(d)
+
+
+def sensitivity_text(d: Mapping) -> str:
+    """The tolerance at which the outcome would change (reproduced iff δ ≥ it)."""
+    s = d.get("sensitivity")
+    return MISSING if s is None else f"reproduced iff δ ≥ {_number(s)}"
+
+
+def design_text(d: Mapping) -> str:
+    """How the interval was made: ``4 seeds, t``."""
+    n = d.get("n_units")
+    if n is None:
+        return MISSING
+    unit = d.get("unit") or "unit"
+    return f"{n} {unit}{'' if n == 1 else 's'}" + (f", {d['method']}" if d.get("method") else "")
 
 
 def mde_text(d: Mapping) -> str:
     """The minimum detectable effect; an arithmetic claim (``kind: "arithmetic"``) has none by design."""
     if d.get("mde") is None and d.get("kind") == "arithmetic":
         return "n/a (arithmetic)"
-    return _number(d.get("mde"))
+    return MISSING if d.get("mde") is None else _number(d["mde"]) + _measure(d)
 
 
 def outcome(d: Mapping) -> str:
@@ -113,10 +155,10 @@ def outcome(d: Mapping) -> str:
 
 def cell(d: Mapping, column: str) -> str:
     """The text of one table cell (before HTML escaping)."""
-    if column == "effect":
-        return effect_text(d)
-    if column == "mde":
-        return mde_text(d)
+    formats = {"effect": effect_text, "mde": mde_text, "claimed": claimed_text, "sensitivity": sensitivity_text,
+               "design": design_text}
+    if column in formats:
+        return formats[column](d)
     if column == "verdict":
         return str(d.get("verdict") or d.get("outcome") or MISSING)
     value = d.get(column)
@@ -126,7 +168,7 @@ def cell(d: Mapping, column: str) -> str:
 
 
 def _present(rows: Sequence[Mapping], column: str) -> bool:
-    key = "statistic" if column == "effect" else column
+    key = KEYS.get(column, column)
     return any(r.get(key) is not None for r in rows)
 
 

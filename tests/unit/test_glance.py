@@ -1,5 +1,6 @@
 """Verdict tables with anchors and the glance page: reports with and without the quantitative verdict fields."""
 
+import json
 import re
 import subprocess
 
@@ -16,8 +17,10 @@ def _old(claim, verdict="reproduced"):
 
 
 def _new(claim, verdict="contradicted", **extra):
-    fields = {"statistic": -1.523, "interval": [-1.86, -1.18], "claimed": -1.0, "mde": 0.45,
-              "outcome": verdict, "reason": "interval excludes the claim; mde ≤ |claimed|"}
+    fields = {"kind": "statistical", "statistic": -1.523, "interval": [-1.86, -1.18], "measure": "octaves",
+              "claimed": -1.0, "delta": 0.5, "side": "two-sided", "mde": 0.45, "sensitivity": 0.02, "n_units": 4,
+              "unit": "seed", "method": "t", "level": 0.95, "se": 0.107, "df": 3, "power": 0.8, "outcome": verdict,
+              "reason": "interval excludes the claim; mde ≤ |claimed|"}
     return {**_old(claim, verdict), **fields, **extra}
 
 
@@ -46,16 +49,31 @@ def test_chapter_table_from_old_fields_has_anchors_and_no_empty_columns():
 
 
 def test_chapter_table_shows_new_fields_when_present():
-    rows = [_new("C2.7"), _old("C2.1"), _new("C1.2", "reproduced", kind="arithmetic", mde=None, statistic=1.0,
-                                             interval=0.02)]
+    arithmetic = {**_old("C1.2"), "kind": "arithmetic", "statistic": 1.0, "interval": 0.02, "reason": "exact"}
+    rows = [_new("C2.7"), _old("C2.1"), arithmetic]
     table = glance.verdict_table({"verdicts": rows})
-    assert table.columns == ["claim", "statement", "verdict", "effect", "claimed", "mde", "reason", "evidence",
-                             "criterion", "source"]
+    assert table.columns == ["claim", "statement", "verdict", "effect", "claimed", "mde", "sensitivity", "design",
+                             "reason", "evidence", "criterion", "source"]
     cells = {a: re.findall(r"<td>(.*?)</td>", r) for a, r in _rows(table._repr_html_()).items()}
-    assert cells["c2-7"][2:7] == ["contradicted", "-1.52 [-1.86, -1.18]", "-1", "0.45",
+    assert cells["c2-7"][2:9] == ["contradicted", "−1.52 [−1.86, −1.18] octaves", "−1 ± 0.5 octaves", "0.45 octaves",
+                                  "reproduced iff δ ≥ 0.02", "4 seeds, t",
                                   "interval excludes the claim; mde ≤ |claimed|"]
-    assert cells["c2-1"][3:7] == ["–", "–", "–", "–"]  # an old verdict beside new ones: its cells say so
-    assert cells["c1-2"][3] == "1 ± 0.02" and cells["c1-2"][5] == "n/a (arithmetic)"
+    assert cells["c2-1"][3:9] == ["–"] * 6  # an old verdict beside new ones: its cells say so
+    assert cells["c1-2"][3:9] == ["+1 ± 0.02", "–", "n/a (arithmetic)", "–", "–", "exact"]
+
+
+def test_a_statistical_checks_verdict_renders_like_its_report_json():
+    """The dataclass (in a notebook) and its JSON (on the glance page) give the same cells."""
+    fields = _new("C2.7", "not resolved at this scale")
+    fields["statistic"], fields["interval"] = -0.2, [-0.9, 0.5]  # inside no region, outside none: not resolved
+    try:
+        v = Verdict(**fields)
+    except (TypeError, ValueError) as e:  # the Verdict type changed: say how, rather than pass silently
+        pytest.fail(f"checks.Verdict no longer takes the report fields: {e}")
+    from_dataclass = glance.verdict_table(Report("demo", "cpu", verdicts=[v]))._repr_html_()
+    from_json = glance.verdict_table(json.loads(json.dumps(Report("demo", "cpu", verdicts=[v]).to_dict())))
+    assert from_dataclass == from_json._repr_html_()
+    assert "−0.2 [−0.9, +0.5] octaves" in from_dataclass and ">not resolved at this scale<" in from_dataclass
 
 
 def test_outcome_column_only_when_it_differs_from_the_verdict():
@@ -99,7 +117,8 @@ def test_glance_page_with_new_fields_shows_effect_and_mde_not_evidence():
     text = glance.glance_markdown(_chapters(with_new=True)[:1], "0.2.0")
     header = re.search(r"<thead><tr>(.*?)</tr></thead>", text).group(1)
     assert re.findall(r"<th>(.*?)</th>", header) == ["claim", "chapter", "statement", "verdict",
-                                                     "statistic ± interval", "claimed effect", "MDE", "reason"]
+                                                     "statistic [interval]", "claimed (region)", "MDE", "sensitivity",
+                                                     "design", "reason"]
     assert ":::{warning}" not in text
 
 
