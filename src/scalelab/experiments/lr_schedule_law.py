@@ -103,12 +103,14 @@ class ChapterPlan:
     design_budget: int
     min_step: int  # evaluations before this step are not fitted (the fast initial drop no power law in S1 follows)
     proposed_seeds: int = 2
+    max_nfev: int = 300  # optimiser evaluations per fit start (smoke's few points need more to settle)
     family_fracs: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 21))
     family_finals: tuple[float, ...] = (0.0, 0.05, 0.1)
 
 
 PLANS = {
-    "smoke": ChapterPlan(fit_max_budget=40, design_budget=20, min_step=8, family_fracs=(0.1, 0.2, 0.5, 0.9)),
+    "smoke": ChapterPlan(fit_max_budget=40, design_budget=20, min_step=8, max_nfev=3000,
+                         family_fracs=(0.1, 0.2, 0.5, 0.9)),
     "cpu": ChapterPlan(fit_max_budget=2000, design_budget=1000, min_step=300),
     "gpu": ChapterPlan(fit_max_budget=8000, design_budget=2000, min_step=600),
 }
@@ -316,7 +318,7 @@ def fit_laws(runs: pd.DataFrame, scale: str, seed: int = 0) -> dict:
         if sum(len(c.steps) for c in curves) < 4 or not (g["experiment"] != "constant").any():
             continue
         for law in LAWS:
-            out[(law, float(lr))] = sl.fit(law, curves)
+            out[(law, float(lr))] = sl.fit(law, curves, max_nfev=p.max_nfev)
     return out
 
 

@@ -49,9 +49,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 DECAY_GRID = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999)  # λ candidates for the annealing law (paper: 0.999)
-ALPHA_GRID = tuple(np.round(np.geomspace(0.05, 2.0, 24), 4))  # starting exponents of the S1 power law
+ALPHA_GRID = tuple(np.round(np.geomspace(0.05, 2.0, 12), 4))  # starting exponents of the S1 power law
 ROBUST_SCALE = 0.02  # nats: soft-L1 scale; residuals beyond it count linearly (a few bad points cannot dominate)
-N_STARTS = 4  # refined starts per fit (the best grid points)
+N_STARTS = 3  # refined starts per fit (the best grid points)
+MAX_NFEV = 300  # per refined start; the linear-solve starts are already close
+ALPHA_BOUNDS = (0.01, 3.0)  # the S1 exponent; L0 >= 0 (a cross-entropy)
 
 
 @dataclass(frozen=True)
@@ -235,10 +237,10 @@ def _stack(curves: Sequence[Curve]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _linear_solve(cols: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    """Least squares for (L0, A ≥ 0, third ≥ 0) with design columns [1, S1^−α, third]."""
+    """Least squares for (L0 ≥ 0, A ≥ 0, third ≥ 0) with design columns [1, S1^−α, third]."""
     from scipy.optimize import lsq_linear
 
-    res = lsq_linear(cols, y, bounds=([-np.inf, 0.0, 0.0], [np.inf, np.inf, np.inf]))
+    res = lsq_linear(cols, y, bounds=([0.0, 0.0, 0.0], [np.inf, np.inf, np.inf]))
     r = cols @ res.x - y
     return res.x, float(r @ r)
 
@@ -248,7 +250,8 @@ def _soft_l1(r: np.ndarray) -> float:
     return float(np.sum(2 * ((1 + z) ** 0.5 - 1)) * ROBUST_SCALE ** 2)
 
 
-def fit_annealing(curves: Sequence[Curve], *, decays: Sequence[float] = DECAY_GRID, n_starts: int = N_STARTS) -> LawFit:
+def fit_annealing(curves: Sequence[Curve], *, decays: Sequence[float] = DECAY_GRID, n_starts: int = N_STARTS,
+                  max_nfev: int = MAX_NFEV) -> LawFit:
     """Fit the LR-annealing law to ``curves`` (one peak LR).
 
     For each λ in ``decays`` and α in :data:`ALPHA_GRID`, (L0, A, C) are solved by bounded linear least
@@ -271,12 +274,16 @@ def fit_annealing(curves: Sequence[Curve], *, decays: Sequence[float] = DECAY_GR
     grid.sort(key=lambda g: g[0])
     results = []
     for _, lam, a, x in grid[:n_starts]:
-        p0 = np.array([x[0], math.log(max(x[1], 1e-8)), math.log(a), math.log(max(x[2], 1e-10))])
+        lo = [0.0, -30, math.log(ALPHA_BOUNDS[0]), -40]
+        hi = [np.inf, 30, math.log(ALPHA_BOUNDS[1]), 10]
+        p0 = np.clip([x[0], math.log(max(x[1], 1e-8)), math.log(a), math.log(max(x[2], 1e-12))],
+                     np.array(lo) + 1e-9, np.array(hi) - 1e-9)
 
         def resid(p, lam=lam):
             return p[0] + math.exp(p[1]) * s1 ** (-math.exp(p[2])) - math.exp(p[3]) * s2[lam] - y
 
-        r = least_squares(resid, p0, loss="soft_l1", f_scale=ROBUST_SCALE, method="trf", max_nfev=2000)
+        r = least_squares(resid, p0, loss="soft_l1", f_scale=ROBUST_SCALE, method="trf", bounds=(lo, hi),
+                          max_nfev=max_nfev)
         law = AnnealingLaw(float(r.x[0]), math.exp(r.x[1]), math.exp(r.x[2]), math.exp(r.x[3]), float(lam))
         ok = bool(r.success) and all(np.isfinite(list(law.params().values())))
         results.append((_soft_l1(r.fun), ok, law, r.fun))
@@ -296,7 +303,7 @@ def _mpl_objective_parts(curves: Sequence[Curve]):
 MPL_GRID = {"alpha": (0.1, 0.3, 0.6, 1.0), "C": (1e-3, 1e-2, 0.1, 1.0), "beta": (0.3, 0.6, 1.0), "gamma": (0.3, 0.6)}
 
 
-def fit_multipower(curves: Sequence[Curve], *, n_starts: int = N_STARTS) -> LawFit:
+def fit_multipower(curves: Sequence[Curve], *, n_starts: int = N_STARTS, max_nfev: int = MAX_NFEV) -> LawFit:
     """Fit the multi-power law to ``curves`` (one peak LR).
 
     Starts: a grid over (α, C, β, γ) (:data:`MPL_GRID`) with (L0, A, B) solved by bounded linear least
@@ -326,11 +333,11 @@ def fit_multipower(curves: Sequence[Curve], *, n_starts: int = N_STARTS) -> LawF
             e = np.exp(np.clip(p[1:], -30, 30))
             return p[0] + e[0] * s1 ** (-e[1]) - e[2] * ld(e[3], e[4], e[5]) - y
 
-        lo = [-np.inf, -30, math.log(1e-3), -30, -30, math.log(1e-3), math.log(1e-3)]
-        hi = [np.inf, 30, math.log(5.0), 30, 30, math.log(5.0), math.log(3.0)]
+        lo = [0.0, -30, math.log(ALPHA_BOUNDS[0]), -30, -30, math.log(1e-3), math.log(1e-3)]
+        hi = [np.inf, 30, math.log(ALPHA_BOUNDS[1]), 30, 30, math.log(5.0), math.log(3.0)]
         p0 = np.clip(p0, np.array(lo) + 1e-9, np.array(hi) - 1e-9)
         r = least_squares(resid, p0, loss="soft_l1", f_scale=ROBUST_SCALE, method="trf", bounds=(lo, hi),
-                          max_nfev=800)
+                          max_nfev=max_nfev)
         e = np.exp(r.x[1:])
         law = MultiPowerLaw(float(r.x[0]), *map(float, e))
         ok = bool(r.success) and all(np.isfinite(list(law.params().values())))
