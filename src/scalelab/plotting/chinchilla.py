@@ -154,8 +154,11 @@ def porian(b):
         hi = [c[1] for c in g["a_porian_ci"]]
         ax.errorbar(x + 0.05 * i, g["a_porian"], yerr=[g["a_porian"] - lo, np.array(hi) - g["a_porian"]], fmt="s",
                     color=f"C{i}", mfc="none", label=f"{ds}: Porian et al. (95% CI)")
-        ax.plot(x + 0.05 * i, g["a_ours"], "o", color=f"C{i}", label=f"{ds}: power law through their optima (ours)")
-        ax.plot(x + 0.05 * i, g["a_parabola"], "x", color=f"C{i}", label=f"{ds}: parabola vertices (ours)")
+        olo = np.array([c[0] for c in g["a_ours_interval"]])
+        ohi = np.array([c[1] for c in g["a_ours_interval"]])
+        ax.errorbar(x + 0.05 * i + 0.15, g["a_ours"], yerr=[g["a_ours"] - olo, ohi - g["a_ours"]], fmt="o",
+                    color=f"C{i}", label=f"{ds}: our IsoFLOP method on their curves (95%, budgets)")
+        ax.plot(x + 0.05 * i, g["a_their_optima"], "x", color=f"C{i}", label=f"{ds}: power law through their optima")
         ax.set_xticks(x, list(g["step"]), rotation=20, fontsize=8)
     ax.axhline(0.73, color="0.5", ls=":", lw=0.8)
     ax.axhline(0.5, color="k", ls=":", lw=0.8)
