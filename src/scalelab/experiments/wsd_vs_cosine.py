@@ -387,10 +387,12 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
         scalelab.sweep.MissingRecordsError: in records-only mode, when a run of the first stage has no
             record, naming the command that makes them.
     """
+    from scalelab.book import validate_parameters
     from scalelab.paths import results_path
     from scalelab.store import RunStore
     from scalelab.sweep import lookup, sweep
 
+    validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
     stages = stage_plans(scale, seed=seed)
     store = store if store is not None else RunStore(results_path(SLUG, scale))
     command = f"make chapter NB={NB} SCALE={scale}"
