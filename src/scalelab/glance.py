@@ -32,8 +32,9 @@ from scalelab.checks import VERDICTS
 
 # Columns shown only when some verdict in the table has the field (the others always show).
 OPTIONAL = ("effect", "claimed", "mde", "sensitivity", "design", "reason")
-HEADERS = {"effect": "statistic [interval]", "claimed": "claimed (region)", "mde": "MDE",
-           "sensitivity": "sensitivity", "design": "design", "reason": "reason"}
+HEADERS = {"effect": "statistic [interval]", "effect_or_evidence": "statistic [interval] or evidence",
+           "claimed": "claimed (region)", "mde": "MDE", "sensitivity": "sensitivity", "design": "design",
+           "reason": "reason"}
 KEYS = {"effect": "statistic", "design": "n_units"}  # the field whose presence shows a column
 MISSING = "–"
 
@@ -159,6 +160,8 @@ def cell(d: Mapping, column: str) -> str:
                "design": design_text}
     if column in formats:
         return formats[column](d)
+    if column == "effect_or_evidence":
+        return effect_text(d) if d.get("statistic") is not None else cell(d, "evidence")
     if column == "verdict":
         return str(d.get("verdict") or d.get("outcome") or MISSING)
     value = d.get(column)
@@ -295,10 +298,14 @@ def glance_markdown(chapters: Sequence[Mapping], release: str) -> str:
     dup = sorted({a for _, a in anchors if sum(b == a for _, b in anchors) > 1})
     if dup:
         raise ValueError(f"claim ids shared by several chapters: {', '.join(dup)}; anchors must be unique")
+    optional = optional_columns(rows)
+    if "effect" in optional:
+        if any(r.get("statistic") is None for r in rows):  # arithmetic or text-only verdicts: their evidence there
+            optional[optional.index("effect")] = "effect_or_evidence"
+    else:
+        optional.append("evidence")  # no verdict has a statistic: the numbers are in the evidence
     columns = (["claim", "chapter", "statement", "verdict"] + (["outcome"] if _outcome_differs(rows) else [])
-               + optional_columns(rows))
-    if any(r.get("statistic") is None for r in rows):
-        columns.append("evidence")  # no statistic to show for some claims: their numbers are in the evidence
+               + optional)
     pages = {anchor(r["claim"]): r["_page"] for r in rows}
     out.append("\n" + _html_table(rows, columns, lambda a: f"{pages[a]}#{a}", "glance-verdicts"))
     return "\n".join(out)

@@ -122,6 +122,17 @@ def test_glance_page_with_new_fields_shows_effect_and_mde_not_evidence():
     assert ":::{warning}" not in text
 
 
+def test_glance_page_shows_the_evidence_of_a_verdict_without_a_statistic_in_the_statistic_column():
+    chapters = _chapters(with_new=True)[:1]
+    chapters[0]["report"]["verdicts"].append({**_old("C1.2"), "kind": "arithmetic", "reason": "exact"})
+    text = glance.glance_markdown(chapters, "0.2.0")
+    header = re.findall(r"<th>(.*?)</th>", re.search(r"<thead><tr>(.*?)</tr></thead>", text).group(1))
+    assert header[4] == "statistic [interval] or evidence" and "evidence" not in header[5:]
+    cells = {a: re.findall(r"<td>(.*?)</td>", r) for a, r in _rows(text).items()}
+    assert cells["c1-2"][4] == "numbers of C1.2" and cells["c1-2"][6] == "n/a (arithmetic)"
+    assert cells["c1-1"][4] == "−1.52 [−1.86, −1.18] octaves"
+
+
 def test_glance_page_rejects_a_claim_id_in_two_chapters():
     chapters = _chapters(with_new=False)
     chapters[1]["report"]["verdicts"][0]["claim"] = "C1.5"
