@@ -198,12 +198,13 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
         ValueError: on an unknown scale.
         scalelab.sweep.MissingRecordsError: in records-only mode, when chapter 3 or 5 lacks records.
     """
+    from scalelab.book import validate_parameters
     from scalelab.experiments import chinchilla, wsd_vs_cosine
     from scalelab.paths import results_path
     from scalelab.store import RunStore
     from scalelab.sweep import run_chapter
 
-    validate_scale(scale)
+    validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
     kw = {"seed": seed, "device": device, "refresh": refresh, "records_only": records_only}
     have3 = RunStore(results_path(wsd_vs_cosine.SLUG, scale)).by_config_key()
     controls = wsd_vs_cosine.stage_plans(scale, seed)["controls"]
