@@ -144,26 +144,48 @@ def baseline_of(name: str) -> str:
 
 
 # ----------------------------------------------------------------------------- criteria
-# Stated before the results (the notebook prints them) and applied mechanically by analyze().
-TRANSFER_MAX = 1.0  # |Δ log2 η*| + u ≤ this (one ×2 grid step) → the optimum transfers
-BREAK_MIN = 2.0  # |Δ log2 η*| − u ≥ this (two ×2 grid steps) → transfer breaks
+# Stated before the results are judged (the notebook prints them) and applied by scalelab.verdicts. They replace
+# the first rule (|Δ| ± u against one and two grid steps, judged on each arm alone), which was changed after the
+# first results were seen (issue 19); the page lists the old and new verdicts side by side.
+MEASURE = "octaves per doubling"
+# Lingle's "break": his LR grid steps by 2 octaves (scripts/sweep_*.sh at e39cd5d: lr = 2^-i, i = 2, 4, …, 10) and
+# his widths span 16× (configs small/medium/large: d_model 128, 512, 2,048: 4 doublings), so the smallest move
+# he could report is one grid step over 4 doublings: 0.5 octaves per doubling of width.
+BREAK_CLAIMED = 0.5
+# "Transfers" (no effect) tolerates half of that: an effect within ±0.25 octaves per doubling is closer to no
+# effect than to the smallest break the source could have seen.
+TRANSFER_DELTA = 0.25
+# "Breaks" is judged on |effect| (the source does not state a direction for every ablation): at least half of the
+# smallest reported break, region [0.25, ∞); the design must be able to detect 0.5 before it may contradict.
+BREAK_DELTA = 0.25
+# SP's Adam optimum falls as 1/width under a global LR (Tensor Programs V, arXiv 2203.03466, §5: the hidden
+# updates grow ∝ width): −1 octave per doubling, relative to μP. The positive control must register at least a
+# quarter-octave fall per doubling (region (−∞, −0.25]).
+SP_CONTROL_CLAIMED = -1.0
+SP_CONTROL_DELTA = 0.75
+LEVEL = 0.95
 MIN_WIDTH_RATIO = 4  # widest / narrowest width needed for a verdict
 MIN_STEPS = 300  # steps per run needed for a verdict
-MIN_SEEDS = 2  # seeds needed for a verdict (the bootstrap needs at least two)
-N_BOOT = 400  # bootstrap resamples of the seeds
-BOOT_SEED = 0  # the bootstrap's RNG seed (the analysis is deterministic)
+MIN_SEEDS = 2  # seeds needed for an interval (two seeds: a t interval with 1 df)
+# The "mechanism active" gate (issue 20): weight decay acts on the timescale τ = 1/(η_group·λ) steps, trainable
+# gains on τ = 1/η_gain steps (the steps Adam's Θ(η) per-coordinate move needs to change a gain of 1 by 1).
+# A claim whose mechanism is a slow drift can only be contradicted by runs of at least MECHANISM_TAUS·τ steps at
+# MECHANISM_WIDTHS widths (τ of the slowest group that the mechanism acts on: the hidden matrices).
+MECHANISM_TAUS = 3.0
+MECHANISM_WIDTHS = 2
 
 TRANSFER_RULE = (
-    "Optimum η* per (ablation, width): vertex of the parabola in log2 η through the argmin of the seed-mean held-out "
-    "loss and its two grid neighbours (runs that diverged count as worse than any finite loss; the argmin itself if a "
-    "neighbour diverged). Shift Δ = log2 η*(widest) − log2 η*(narrowest), u = its bootstrap standard deviation "
-    f"({N_BOOT} resamples of the seeds, per width), plus in quadrature h/√12 (h = grid step) for each end whose "
-    f"optimum is a bare grid point. Transfers if |Δ| + u ≤ {TRANSFER_MAX:g} (one ×2 step); breaks if "
-    f"|Δ| − u ≥ {BREAK_MIN:g} (two ×2 steps) — an optimum at a grid edge gives a bound on Δ and can only establish a "
-    f"break; otherwise unresolved. Verdict: our outcome equal to the paper's → reproduced, the opposite → "
-    f"contradicted, unresolved → not resolved at this scale. A verdict also needs widths spanning "
-    f"≥ {MIN_WIDTH_RATIO}×, ≥ {MIN_STEPS} steps per run, ≥ {MIN_SEEDS} seeds, and the baseline of the same head "
-    "layout to transfer (otherwise there is nothing for the ablation to break)."
+    "Optimum η* per (arm, width, seed): scalelab.optimum's local quadratic in log2 η on that seed's loss curve "
+    "(diverged runs are worse than any finite loss; cliffs and edges keep the best grid point). The statistic is "
+    f"the effect relative to the matching baseline per doubling of width ({MEASURE}): the least-squares slope of "
+    "log2 η* against log2 width for the ablation minus that of the baseline of the same head layout, computed on "
+    "the seed-mean curves; its interval resamples seeds jointly across widths and arms (one seed fixes the data "
+    "order at every width), a t interval with n_seeds − 1 df below five seeds. 'Transfers' claims: no effect, "
+    f"region ±{TRANSFER_DELTA}. 'Breaks' claims: |effect| ≥ {BREAK_CLAIMED - BREAK_DELTA} (claimed "
+    f"{BREAK_CLAIMED}, Lingle's smallest reportable break). Reproduced if the {LEVEL:.0%} interval lies in the "
+    "region; contradicted only if it lies outside and the mde ≤ the claimed effect; otherwise not resolved. Gates: "
+    "the positive control (full SP) must register or be shown underpowered (then every verdict is not resolved); "
+    f"weight decay and gains need runs of ≥ {MECHANISM_TAUS:g}τ steps at {MECHANISM_WIDTHS} widths."
 )
 
 STATEMENTS = {
@@ -379,6 +401,144 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
                        records_only=records_only, store=store)
 
 
+# ----------------------------------------------------------------------------- stage 2: the sources' controls
+# Planned after the first stage's results were read against Lingle's v1 code (lucaslingle/mu_transformer at
+# e39cd5d, 2024-04-09) and Tensor Programs V (arXiv 2203.03466); the page says so. Every arm of this stage clips
+# the gradient's global norm at 1.0 as v1 does (mu_transformer/configs/base.py: grad_clip = 1.0, applied by
+# optax.clip_by_global_norm in mu_transformer/jax_impl/launch.py, grad_transform_factory), so the baseline arms
+# are retrained, not only the new points. Three seeds; the integer LR grid plus half-octave points around each
+# arm's first-stage optimum (HALF_CENTRES).
+STAGE2 = "faithful"
+GRAD_CLIP = 1.0
+STAGE2_SEEDS = 3
+HALF_OFFSETS = (-2.0, -1.0, 0.0, 1.0)  # half-octave points c − 2 … c + 1 around the centre c
+HALF_CENTRE = -5.5  # first stage: baseline-family optima 2^-5.1 … 2^-5.9 at every width (Lion: −2, SP: −1 lower)
+STAGE2_ARMS: dict[str, Ablation] = {
+    "s2_baseline": Ablation({"grad_clip": GRAD_CLIP}, label="μP baseline, clipped"),
+    "s2_baseline_nhead": Ablation({"grad_clip": GRAD_CLIP}, layout="n_head", label="μP baseline, fixed n_head, "
+                                  "clipped"),
+    # Fan-in SP, the SP of Tensor Programs V and of Lingle's scripts/sweep_sp.sh (init d_model**-0.5, SP readout,
+    # 1/√d_head, one LR): the positive control. The constant-σ SP of the first stage is kept as a labelled variant.
+    "s2_full_sp_fanin": Ablation({"parametrization": "sp", "sp_init": "fan_in", "attn_scale": "inv_sqrt_d",
+                                  "grad_clip": GRAD_CLIP}, "C2.11", "breaks", extend=(2, 0),
+                                 label="full SP, fan-in init (clipped)"),
+    "s2_full_sp_const": Ablation({"parametrization": "sp", "attn_scale": "inv_sqrt_d", "grad_clip": GRAD_CLIP},
+                                 extend=(2, 0), label="full SP, constant σ (clipped)"),
+    # The middle controls of Everett et al. 2024 (arXiv 2407.05872): one half of μP each.
+    "s2_mup_lr_only": Ablation({"parametrization": "sp", "sp_init": "fan_in", "lr_rule": "mup",
+                                "attn_scale": "inv_sqrt_d", "grad_clip": GRAD_CLIP}, extend=(1, 0),
+                               label="μP's LR rule only (fan-in SP init)"),
+    "s2_mup_init_only": Ablation({"lr_rule": "sp", "grad_clip": GRAD_CLIP}, extend=(2, 0),
+                                 label="μP's init only (SP's LR rule)"),
+    "s2_rmsnorm_gains": Ablation({"norm_gain": True, "grad_clip": GRAD_CLIP}, "C2.7", "breaks",
+                                 label="RMSNorm gains (clipped)"),
+    "s2_lion_lingle_betas": Ablation({"optimizer": "lion", "betas": (0.95, 0.98), "grad_clip": GRAD_CLIP}, "C2.8",
+                                     "breaks", lr_shift=-2.0, extend=(1, 0), label="Lion as Lingle (clipped)"),
+    "s2_wd_torch": Ablation({"weight_decay": WD_TORCH, "wd_mode": "torch", "grad_clip": GRAD_CLIP}, "C2.9",
+                            "breaks", label=f"AdamW decay {WD_TORCH:g} (clipped)"),
+    # C2.10 as Lingle tested it: fixed d_head, his uncalibrated 1/d_head baseline (configs/base.py: qk_scale 1/128
+    # with d_head 128) against 1/√d_head (scripts/sweep_qkscale.sh: 0.0884 = 1/√128), i.e. our s2_baseline.
+    "s2_attn_uncalibrated": Ablation({"attn_scale": "inv_d_uncalibrated", "grad_clip": GRAD_CLIP},
+                                     label="uncalibrated 1/d_head, fixed d_head (Lingle's baseline qk scale)"),
+    "s2_attn_inv_sqrt_d_nhead": Ablation({"attn_scale": "inv_sqrt_d", "grad_clip": GRAD_CLIP}, layout="n_head",
+                                         label="attention 1/√d_head, fixed n_head (clipped)"),
+}
+# The baseline each stage-2 arm is compared with. C2.10's Lingle-form test is 1/√d_head (= s2_baseline with a
+# fixed d_head) against the uncalibrated 1/d_head: its "ablation" is s2_baseline and its baseline the latter.
+STAGE2_BASE = {"s2_attn_inv_sqrt_d_nhead": "s2_baseline_nhead", "s2_baseline_nhead": "s2_baseline_nhead"}
+STAGE2_CLAIMS = {"C2.7": ("s2_rmsnorm_gains", "s2_baseline"), "C2.8": ("s2_lion_lingle_betas", "s2_baseline"),
+                 "C2.9": ("s2_wd_torch", "s2_baseline"), "C2.10": ("s2_baseline", "s2_attn_uncalibrated"),
+                 "C2.11": ("s2_full_sp_fanin", "s2_baseline")}
+
+
+def stage2_grid(scale: str, name: str) -> tuple[float, ...]:
+    """log2 LRs of a stage-2 arm: the first stage's integer grid for it plus half-octave points around its centre."""
+    a = STAGE2_ARMS[name]
+    p = chapter_plan(scale)
+    e, h = p.lr_exponents, p.grid_step
+    lo, hi = a.extend
+    grid = [e[0] - h * k for k in range(lo, 0, -1)] + list(e) + [e[-1] + h * k for k in range(1, hi + 1)]
+    grid = [x + a.lr_shift for x in grid]
+    if scale == "smoke":
+        return tuple(e)
+    centre = HALF_CENTRE + a.lr_shift + (-1.0 if a.extend[0] >= 2 else 0.0)  # SP's optimum falls ~1 octave lower
+    half = [centre + d for d in HALF_OFFSETS if min(grid) < centre + d < max(grid)]
+    return tuple(sorted(set(grid) | set(half)))
+
+
+def stage2_plan(scale: str, seed: int = 0) -> list:
+    """Stage 'faithful': every arm of :data:`STAGE2_ARMS` × widths × 3 seeds × its grid, clipped at 1.0."""
+    from scalelab.sweep import RunSpec
+
+    p = chapter_plan(scale)
+    specs = []
+    names = list(STAGE2_ARMS) if p.only is None else ["s2_baseline", "s2_full_sp_fanin"]
+    for name in names:
+        a = STAGE2_ARMS[name]
+        for d in p.widths:
+            for s in range(seed, seed + STAGE2_SEEDS):
+                for e in stage2_grid(scale, name):
+                    cfg = baseline_config(scale, d, 2.0 ** e, s, a.layout, a.batch_mult).replace(**a.changes)
+                    specs.append(RunSpec(name, cfg, VERSION))
+    return specs
+
+
+def long_horizon_plan(scale: str, seed: int = 0) -> list:
+    """Stage 'long_horizon': C2.9's mechanism gate settled — baseline and decay arms (clipped, 3 seeds) run for
+    MECHANISM_TAUS·τ_hidden steps at the two narrowest widths, τ from the first stage's baseline optimum
+    (:data:`LONG_HORIZON_STEPS`, fixed here so that the plan does not move with the records)."""
+    from scalelab.sweep import RunSpec
+
+    p = chapter_plan(scale)
+    specs = []
+    for d, steps in LONG_HORIZON_STEPS.get(scale, {}).items():
+        for name in ("s2_baseline", "s2_wd_torch"):
+            a = STAGE2_ARMS[name]
+            for s in range(seed, seed + STAGE2_SEEDS):
+                for e in p.lr_exponents:
+                    cfg = baseline_config(scale, d, 2.0 ** e, s, a.layout).replace(**a.changes)
+                    warm = max(1, round(p.warmup_frac * steps))
+                    cfg = cfg.replace(total_steps=steps, warmup_steps=warm, decay_frac=1.0 - warm / steps)
+                    specs.append(RunSpec(f"long_{name[3:]}", cfg, VERSION))
+    return specs
+
+
+# 3·τ_hidden of the first stage's baseline (τ = 1/(η*·λ/m): 469 steps at d32, 868 at d64; decay_timescales()),
+# rounded up to a multiple of 100 steps.
+LONG_HORIZON_STEPS = {"cpu": {32: 1500, 64: 2700}}
+
+
+def stage_plans(scale: str, seed: int = 0) -> dict[str, list]:
+    """The chapter's stages in order: ``base`` (what the page has rendered), ``faithful`` and ``long_horizon``.
+    A sweep runs them all; a stage is analysed only when every one of its runs is recorded."""
+    return {"base": plan(scale, seed=seed), STAGE2: stage2_plan(scale, seed=seed),
+            "long_horizon": long_horizon_plan(scale, seed=seed)}
+
+
+def stage_complete(records: list[dict], scale: str, stage: str = STAGE2, seed: int = 0) -> bool:
+    """Whether every run of ``stage`` has a record among ``records`` (matched by config key)."""
+    have = {r.get("config_key") for r in records}
+    specs = stage_plans(scale, seed)[stage]
+    return bool(specs) and all(sp.config_key in have for sp in specs)
+
+
+def stage_summary(scale: str, seed: int = 0, seconds: dict | None = None):
+    """Runs and estimated process-hours of each stage: measured mean seconds per run per width from the first
+    stage's records when given (``seconds``: {d_model: s per 500-step run}), scaled by steps."""
+    import pandas as pd
+
+    p = chapter_plan(scale)
+    rows = []
+    for name, specs in stage_plans(scale, seed).items():
+        sec = 0.0
+        for sp in specs:
+            c = sp.config
+            per = (seconds or {}).get(c.model.d_model, float("nan"))
+            sec += per * c.total_steps / p.total_steps * c.batch_size / p.batch_size
+        rows.append({"stage": name, "runs": len(specs), "process_hours": sec / 3600.0})
+    return pd.DataFrame(rows)
+
+
 # ----------------------------------------------------------------------------- cost
 def plan_summary(scale: str):
     """One row per ablation: claim, the delta, runs, steps, tokens per run, LR grid, estimated hours."""
@@ -451,9 +611,10 @@ def finals(records: list[dict]):
         ok = res.get("status") == "finished" and loss is not None and math.isfinite(loss)
         rows.append({"ablation": r["experiment"], "d_model": c["model"]["d_model"], "seed": c["seed"],
                      "log2_lr": round(math.log2(c["lr"]), 6), "loss": float(loss) if ok else float("nan"),
-                     "status": res.get("status"), "steps": c["total_steps"], "batch_size": c["batch_size"]})
+                     "status": res.get("status"), "steps": c["total_steps"], "batch_size": c["batch_size"],
+                     "seconds": float((r.get("meta") or {}).get("seconds") or float("nan"))})
     return pd.DataFrame(rows, columns=["ablation", "d_model", "seed", "log2_lr", "loss", "status", "steps",
-                                       "batch_size"])
+                                       "batch_size", "seconds"])
 
 
 def curve(fin, ablation: str, d_model: int):
@@ -463,194 +624,235 @@ def curve(fin, ablation: str, d_model: int):
     return g.apply(lambda x: x.mean() if x.notna().all() else float("nan")).sort_index()
 
 
-def optimum_from_curve(x: np.ndarray, y: np.ndarray) -> tuple[float, float, str]:
-    """(log2 η*, loss at the argmin, where) from one loss-vs-log2-LR curve.
-
-    ``where`` is ``"interior"`` (parabola vertex through the argmin and its two finite neighbours, clipped to
-    their span), ``"divergence"`` (argmin interior but its upper neighbour diverged: the argmin itself),
-    ``"low edge"`` / ``"high edge"`` (argmin at an end of the grid) or ``"none"`` (nothing finite).
-    """
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    fin = np.isfinite(y)
-    if not fin.any():
-        return float("nan"), float("nan"), "none"
-    i = int(np.nanargmin(np.where(fin, y, np.inf)))
-    if i == 0:
-        return float(x[0]), float(y[0]), "low edge"
-    if i == len(x) - 1:
-        return float(x[-1]), float(y[-1]), "high edge"
-    if not fin[i - 1]:
-        return float(x[i]), float(y[i]), "low edge"  # unusual: the smaller LR diverged
-    if not fin[i + 1]:
-        return float(x[i]), float(y[i]), "divergence"
-    x0, x1, x2 = x[i - 1:i + 2]
-    y0, y1, y2 = y[i - 1:i + 2]
-    denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
-    a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
-    b = (x2 ** 2 * (y0 - y1) + x1 ** 2 * (y2 - y0) + x0 ** 2 * (y1 - y2)) / denom
-    v = float(x1) if a <= 0 else float(np.clip(-b / (2 * a), x0, x2))
-    return v, float(y1), "interior"
+def _slope(lw: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of y on lw (NaN if any y is not finite)."""
+    if not np.isfinite(y).all() or len(y) < 2:
+        return float("nan")
+    a = lw - lw.mean()
+    return float((a * (y - y.mean())).sum() / (a * a).sum())
 
 
-def _loss_table(g):
-    """(log2 LRs, seeds, losses[seed, lr]) of one (ablation, width) group of :func:`finals`."""
+def loss_cube(fin, ablation: str, widths, seeds=None):
+    """(log2 LRs, seeds, losses[seed, width, lr]) of one arm; NaN where a run diverged or is missing."""
+    g = fin[fin["ablation"] == ablation]
     x = np.sort(g["log2_lr"].unique())
-    seeds = sorted(g["seed"].unique())
-    L = np.full((len(seeds), len(x)), np.nan)
-    rows, cols = np.searchsorted(seeds, g["seed"].to_numpy()), np.searchsorted(x, g["log2_lr"].to_numpy())
-    L[rows, cols] = g["loss"].to_numpy()
+    seeds = sorted(g["seed"].unique()) if seeds is None else list(seeds)
+    W = list(widths)
+    L = np.full((len(seeds), len(W), len(x)), np.nan)
+    g = g[g["seed"].isin(seeds) & g["d_model"].isin(W)]
+    L[np.searchsorted(seeds, g["seed"].to_numpy()), [W.index(w) for w in g["d_model"]],
+      np.searchsorted(x, g["log2_lr"].to_numpy())] = g["loss"].to_numpy()
     return x, seeds, L
 
 
-def _vertices(x: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """:func:`optimum_from_curve`'s log2 η* for every row of ``Y`` (vectorised, for the bootstrap)."""
-    n = len(x)
-    Yi = np.where(np.isfinite(Y), Y, np.inf)
-    i = Yi.argmin(axis=1)
-    out = x[i].astype(float)
-    out[~np.isfinite(Y).any(axis=1)] = np.nan
-    inner = (i > 0) & (i < n - 1)
-    r = np.nonzero(inner)[0]
-    if len(r):
-        j = i[r]
-        y0, y1, y2 = Y[r, j - 1], Y[r, j], Y[r, j + 1]
-        x0, x1, x2 = x[j - 1], x[j], x[j + 1]
-        ok = np.isfinite(y0) & np.isfinite(y2)
-        denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
-        a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
-        b = (x2 ** 2 * (y0 - y1) + x1 ** 2 * (y2 - y0) + x0 ** 2 * (y1 - y2)) / denom
-        with np.errstate(divide="ignore", invalid="ignore"):
-            v = np.where(a > 0, np.clip(-b / (2 * a), x0, x2), x1)
-        out[r[ok]] = v[ok]
-    return out
+def optima_per_width(x: np.ndarray, L2: np.ndarray) -> list:
+    """scalelab.optimum's :class:`Optimum1D` per width of one (widths, lrs) seed-mean loss table."""
+    from scalelab.optimum import optimum_1d
+
+    return [optimum_1d(x, row) for row in L2]
 
 
-def _mean_curve(L: np.ndarray) -> np.ndarray:
-    """Seed mean per LR; NaN where any seed diverged (NaN propagates through the mean)."""
-    return L.mean(axis=0)
+def _mean(L: np.ndarray) -> np.ndarray:
+    return L.mean(axis=0)  # a NaN (a diverged seed) makes that LR unusable, as a diverged run
+
+
+def arm_slope(x: np.ndarray, L: np.ndarray, widths) -> float:
+    """Slope of log2 η* against log2 width of the seed-mean curves of ``L`` (seeds, widths, lrs)."""
+    lw = np.log2(np.asarray(widths, float))
+    return _slope(lw, np.array([o.x_opt for o in optima_per_width(x, _mean(L))]))
+
+
+def effect_interval(fin, arm: str, base: str | None, widths, *, level: float = LEVEL):
+    """The arm's slope minus the baseline's (octaves per doubling), seeds resampled jointly across widths and arms.
+
+    ``base=None`` gives the arm's own slope. Only seeds present in both arms count.
+    """
+    from scalelab.resample import array_interval
+
+    seeds = sorted(set(fin[fin["ablation"] == arm]["seed"]) & (set(fin[fin["ablation"] == base]["seed"])
+                                                                  if base else set(fin["seed"])))
+    xa, _, La = loss_cube(fin, arm, widths, seeds)
+    xb, _, Lb = loss_cube(fin, base, widths, seeds) if base else (None, None, None)
+
+    def stat(idx: np.ndarray) -> float:
+        s = arm_slope(xa, La[idx], widths)
+        return s - arm_slope(xb, Lb[idx], widths) if base else s
+
+    return array_interval(np.arange(len(seeds)), stat, unit="seed", level=level)
+
+
+def _magnitude(iv):
+    """The interval of |θ| implied by the interval of θ: [0, max |end|] when it straddles 0, else the ends' |·|.
+
+    The se and degrees of freedom stay those of the signed statistic, so the mde is that of the signed test
+    (resampling |θ| itself would understate the spread when the units' signs differ)."""
+    import dataclasses
+
+    lo, hi = iv.lo, iv.hi
+    a, b = (0.0, max(-lo, hi)) if lo <= 0 <= hi else sorted((abs(lo), abs(hi)))
+    return dataclasses.replace(iv, estimate=abs(iv.estimate), lo=a, hi=b)
+
+
+def _unit_hours(fin, arms: list[str]) -> float:
+    """Process-hours of one more seed of these arms (every width and LR), from the records' seconds."""
+    d = fin[fin["ablation"].isin(arms)]
+    n = d["seed"].nunique()
+    return float(d["seconds"].sum()) / max(n, 1) / 3600.0 if len(d) else float("nan")
 
 
 def optima(fin):
-    """One row per (ablation, width): η* (log2), its bootstrap std, where, best seed-mean loss, seeds."""
+    """One row per (arm, width): η* of the seed-mean curve (log2), how it was found, the loss there, seeds."""
     import pandas as pd
 
-    rng = np.random.default_rng(BOOT_SEED)
     rows = []
-    for (abl, d), g in fin.groupby(["ablation", "d_model"], sort=True):
-        x, seeds, L = _loss_table(g)
-        v, best, where = optimum_from_curve(x, _mean_curve(L))
-        idx = rng.integers(0, len(seeds), (N_BOOT, len(seeds)))
-        boots = _vertices(x, L[idx].mean(axis=1))  # (N_BOOT,) resampled seeds → optimum
-        rows.append({"ablation": abl, "d_model": int(d), "opt_log2_lr": v, "boot": boots,
-                     "boot_std": float(np.nanstd(boots)) if len(seeds) > 1 and np.isfinite(boots).any()
-                     else float("nan"), "where": where,
-                     "best_loss": best, "n_seeds": len(seeds), "grid_lo": float(x.min()), "grid_hi": float(x.max())})
+    for abl in dict.fromkeys(fin["ablation"]):
+        widths = sorted(fin[fin["ablation"] == abl]["d_model"].unique())
+        x, seeds, L = loss_cube(fin, abl, widths)
+        per_seed = [[o.x_opt for o in optima_per_width(x, L[i])] for i in range(len(seeds))]
+        for j, o in enumerate(optima_per_width(x, _mean(L))):
+            ps = np.array([s[j] for s in per_seed])
+            rows.append({"ablation": abl, "d_model": int(widths[j]), "opt_log2_lr": o.x_opt,
+                         "where": "interior" if o.interior else "edge", "fitted": o.fitted, "reason": o.reason,
+                         "best_loss": o.loss_best, "seed_opt_spread": float(np.ptp(ps)) if len(ps) > 1 else np.nan,
+                         "n_seeds": len(seeds), "grid_lo": float(x.min()), "grid_hi": float(x.max())})
     return pd.DataFrame(rows)
 
 
-def transfer_outcome(delta: float, u: float, edge: bool) -> str:
-    """'transfers', 'breaks' or 'unresolved' from the shift Δ (log2) and its uncertainty u (log2).
-
-    With an edge optimum Δ is a bound (the true shift is at least as large), so only 'breaks' can be concluded.
-    """
-    if not (np.isfinite(delta) and np.isfinite(u)):
-        return "unresolved"
-    if abs(delta) - u >= BREAK_MIN:
-        return "breaks"
-    if not edge and abs(delta) + u <= TRANSFER_MAX:
-        return "transfers"
-    return "unresolved"
-
-
-def shifts(opt, scale: str):
-    """One row per ablation: η* per width, shift Δ narrowest→widest ± u, outcome, loss at optimum vs baseline."""
+def shifts(fin, scale: str):
+    """One row per ablation: η* per width, its own slope and the effect relative to its baseline (per doubling)."""
     import pandas as pd
 
     p = chapter_plan(scale)
-    lo, hi = min(p.widths), max(p.widths)
+    opt = optima(fin)
     rows = []
     for name, a in ablations(scale).items():
         o = opt[opt["ablation"] == name].set_index("d_model")
-        if lo not in o.index or hi not in o.index:
+        if not len(o):
             continue
-        delta = float(o.loc[hi, "opt_log2_lr"] - o.loc[lo, "opt_log2_lr"])
-        bd = o.loc[hi, "boot"] - o.loc[lo, "boot"]  # independent resamples per width
-        u = float(np.nanstd(bd)) if int(o.loc[lo, "n_seeds"]) > 1 else float("nan")
-        # An optimum bounded by a diverged neighbour is a bare grid point: add its quantisation error
-        # (uniform over one grid cell, std h/√12) so that a stable argmin does not read as u = 0.
-        n_bare = sum(str(o.loc[w, "where"]) == "divergence" for w in (lo, hi))
-        u = math.sqrt(u ** 2 + n_bare * p.grid_step ** 2 / 12.0)
-        edge = any("edge" in str(o.loc[w, "where"]) for w in (lo, hi))
-        b = opt[(opt["ablation"] == baseline_of(name)) & (opt["d_model"] == hi)]
-        dloss = float(o.loc[hi, "best_loss"] - b["best_loss"].iloc[0]) if len(b) else float("nan")
+        own = effect_interval(fin, name, None, p.widths)
+        base = baseline_of(name)
+        rel = effect_interval(fin, name, base, p.widths) if name != base else None
         rows.append({"ablation": name, "label": a.label, "claim": a.claim, "paper": a.paper,
                      **{f"log2_lr*@{w}": float(o.loc[w, "opt_log2_lr"]) if w in o.index else float("nan")
                         for w in p.widths},
-                     "shift": delta, "shift_std": u, "edge": edge, "outcome": transfer_outcome(delta, u, edge),
-                     "loss_at_opt_widest": float(o.loc[hi, "best_loss"]), "loss_vs_baseline": dloss})
+                     "edge": bool((o["where"] != "interior").any()),
+                     "own_slope": own.estimate, "effect": rel.estimate if rel else 0.0,
+                     "effect_lo": rel.lo if rel else 0.0, "effect_hi": rel.hi if rel else 0.0,
+                     "loss_at_opt_widest": float(o.loc[max(p.widths), "best_loss"]) if max(p.widths) in o.index
+                     else float("nan")})
     return pd.DataFrame(rows)
 
 
-def verdict_table(records: list[dict], scale: str):
-    """The chapter's table: ablation | η* per width | shift ± u (grid steps) | loss vs baseline | ours | paper's."""
-    p = chapter_plan(scale)
-    sh = shifts(optima(finals(records)), scale)
-    ver = {v.claim: v.verdict for v in analyze(records, scale).verdicts}
-    out = sh[["label", "claim"]].copy()
-    for w in p.widths:
-        out[f"η* @ d={w}"] = [f"2^{x:.2f}" if np.isfinite(x) else "—" for x in sh[f"log2_lr*@{w}"]]
-    out["shift (×2 steps)"] = [f"{d:+.2f} ± {u:.2f}" + (" (edge)" if e else "")
-                               for d, u, e in zip(sh["shift"], sh["shift_std"], sh["edge"])]
-    out["loss at η* vs baseline (widest)"] = sh["loss_vs_baseline"].round(4)
-    out["our outcome"] = sh["outcome"]
-    out["paper (v1)"] = [x or "—" for x in sh["paper"]]
-    out["verdict"] = [ver.get(c, "—") if c else "—" for c in sh["claim"]]
-    return out.rename(columns={"label": "ablation"})
+def decay_timescales(fin, scale: str, lam: float = WD_TORCH):
+    """τ = 1/(η_group·λ) in steps, per parameter group and width, at the baseline's seed-mean optimum η*.
 
-
-def disagreements(records: list[dict], scale: str):
-    """The claims whose verdict is not "reproduced": our numbers beside the paper's finding, and what would settle it.
-
-    Columns: claim, ablation, paper, our outcome, Δ ± u, Δ per doubling of width, that rate over Lingle's 16×
-    span (4 doublings; a linear extrapolation in log width, for scale only), and for weight decay the decay
-    timescale 1/(η*·λ) in steps at the widest width against the run length.
+    The group LR is η*·(the group's Adam multiplier at that width): hidden matrices η*/m under μP, the
+    embedding and readout η*. Also the gains' τ = 1/η_gain (their Adam LR is η* at every width).
     """
     import pandas as pd
 
+    from scalelab.parametrization import rules
+
     p = chapter_plan(scale)
-    abls = ablations(scale)
-    sh = shifts(optima(finals(records)), scale).set_index("ablation")
-    ver = {v.claim: v.verdict for v in analyze(records, scale).verdicts}
-    doublings = math.log2(max(p.widths) / min(p.widths))
+    opt = optima(fin)
+    b = opt[opt["ablation"] == "baseline"].set_index("d_model")
     rows = []
-    for name, a in abls.items():
-        if not a.claim or ver.get(a.claim) == "reproduced":
+    for w in p.widths:
+        eta = 2.0 ** float(b.loc[w, "opt_log2_lr"]) if w in b.index else float("nan")
+        r = rules("mup", w / p.base_d_model, init_std=p.init_std)
+        for grp in ("embedding", "hidden", "readout"):
+            tau = 1.0 / (eta * r[grp].adam_lr_mult * lam)
+            rows.append({"d_model": w, "group": grp, "mechanism": f"weight decay λ={lam:g}", "eta_group":
+                         eta * r[grp].adam_lr_mult, "tau_steps": tau, "run_lengths": tau / p.total_steps})
+        rows.append({"d_model": w, "group": "vector (gains)", "mechanism": "trainable gains",
+                     "eta_group": eta, "tau_steps": 1.0 / eta, "run_lengths": 1.0 / eta / p.total_steps})
+    return pd.DataFrame(rows)
+
+
+def mechanism_gate(fin, scale: str, mechanism: str) -> tuple[bool, str, float]:
+    """Whether the runs last ≥ MECHANISM_TAUS·τ at ≥ MECHANISM_WIDTHS widths; the reason; the cost of settling it.
+
+    τ is that of the slowest group the mechanism acts on (hidden matrices for decay, the gains for gains). The
+    cost: baseline and ablation at the two narrowest widths, run to MECHANISM_TAUS·τ steps, every LR and seed,
+    priced at the measured seconds per step of the first stage's runs of those widths.
+    """
+    p = chapter_plan(scale)
+    t = decay_timescales(fin, scale)
+    t = t[t["group"] == ("hidden" if mechanism == "decay" else "vector (gains)")].set_index("d_model")
+    need = MECHANISM_TAUS * t["tau_steps"]
+    ok_widths = [int(w) for w in t.index if p.total_steps >= need.loc[w]]
+    active = len(ok_widths) >= MECHANISM_WIDTHS
+    narrow = sorted(p.widths)[:MECHANISM_WIDTHS]
+    base = fin[(fin["ablation"] == "baseline") & fin["d_model"].isin(narrow)]
+    sec_per_step = {w: float(base[base["d_model"] == w]["seconds"].mean()) / p.total_steps for w in narrow}
+    n_lr = len(lr_grid(scale, "baseline"))
+    cost = sum(2 * n_lr * max(p.seeds, 3) * need.loc[w] * sec_per_step[w] for w in narrow) / 3600.0
+    why = ", ".join(f"d{w}: τ = {t.loc[w, 'tau_steps']:.0f} steps = {t.loc[w, 'run_lengths']:.2f} run lengths"
+                    for w in t.index)
+    reason = (f"mechanism {'active' if active else 'not active'}: runs of {p.total_steps} steps against "
+              f"{MECHANISM_TAUS:g}τ ({why}); settling it needs runs of ≥ {MECHANISM_TAUS:g}τ steps at widths "
+              f"{', '.join(map(str, narrow))} (baseline and ablation, {n_lr} LRs, {max(p.seeds, 3)} seeds): about "
+              f"{cost:.1f} process-hours")
+    return active, reason, cost
+
+
+def _gated(v, why: str):
+    """The verdict made "not resolved" by a gate: the claim's interval is replaced by (−∞, ∞), the measured one
+    stays in the evidence."""
+    import dataclasses
+
+    return dataclasses.replace(
+        v, verdict="not resolved at this scale", outcome="not resolved at this scale",
+        interval=(-math.inf, math.inf), se=math.inf, mde=math.inf, units_needed=None,
+        sensitivity=math.inf, evidence=v.evidence + f"; gated: {why}",
+        reason=f"{why} (measured: {v.reason})")
+
+
+# Which arm carries each claim, and its kind: "transfers" (no effect) or "breaks" (|effect| ≥ …).
+def claim_arms(scale: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, a in ablations(scale).items():
+        if a.claim:
+            out.setdefault(a.claim, []).append(name)
+    return out
+
+
+def controls(fin, scale: str, stage2: bool = False):
+    """The positive control (full SP against the baseline) and the negative one (the baseline's own slope), each
+    with its interval, whether it met its criterion and whether the design could have seen its effect. With the
+    stage 'faithful' complete, the fan-in SP and the clipped baseline of that stage."""
+    from scalelab.verdicts import Claim, Control, minimum_detectable_effect
+
+    p = chapter_plan(scale)
+    out = []
+    present = set(fin["ablation"])
+    spec = [
+        (Control("full SP against the μP baseline", "positive",
+                 Claim(SP_CONTROL_CLAIMED, SP_CONTROL_DELTA, "less", MEASURE),
+                 "full SP (constant σ, 1/√d_head, global LR) minus the baseline, per doubling: SP's optimum is "
+                 "known to fall with width"), *(("s2_full_sp_fanin", "s2_baseline") if stage2
+                                                 else ("full_sp", "baseline"))),
+        (Control("the μP baseline transfers", "negative", Claim.no_effect(TRANSFER_DELTA, MEASURE),
+                 "the baseline's own slope of log2 η* against log2 width: μP is known to transfer (chapter 1)"),
+         "s2_baseline" if stage2 else "baseline", None),
+    ]
+    for ctl, arm, base in spec:
+        if arm not in present or (base and base not in present):
             continue
-        r = sh.loc[name] if name in sh.index else None
-        delta = float(r["shift"]) if r is not None else float("nan")
-        per = delta / doublings if doublings > 0 else float("nan")
-        row = {"claim": a.claim, "ablation": a.label, "paper (v1)": a.paper,
-               "ours": r["outcome"] if r is not None else "no records", "verdict": ver.get(a.claim, "—"),
-               "Δ ± u (log2)": f"{delta:+.2f} ± {float(r['shift_std']):.2f}" if r is not None else "—",
-               "Δ per doubling": per, "at 16× (Lingle's span)": 4 * per,
-               "decay timescale / steps": float("nan"), "what would settle it": SETTLE[a.claim]}
-        lam = a.changes.get("weight_decay")
-        if lam and a.changes.get("wd_mode") == "torch" and r is not None:
-            eta = 2.0 ** float(r[f"log2_lr*@{max(p.widths)}"])
-            row["decay timescale / steps"] = (1.0 / (eta * lam)) / p.steps_for(a.batch_mult)
-        rows.append(row)
-    cols = ["claim", "ablation", "paper (v1)", "ours", "verdict", "Δ ± u (log2)", "Δ per doubling",
-            "at 16× (Lingle's span)", "decay timescale / steps", "what would settle it"]
-    return pd.DataFrame(rows, columns=cols)
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.4f}" if np.isfinite(x) else "nan"
+        iv = effect_interval(fin, arm, base, p.widths)
+        res = ctl.evaluate(iv)
+        mde = minimum_detectable_effect(iv.se, iv.df, level=iv.level)
+        out.append((res, mde, mde <= ctl.expect.target))
+    return out
 
 
 def analyze(records: list[dict], scale: str):
-    """Validity checks and verdicts on C2.1–C2.11 from the records (pure and deterministic)."""
-    from scalelab.checks import Check, Report, Verdict
+    """Validity checks, controls and verdicts on C2.1–C2.11 from the records (pure and deterministic)."""
+    import dataclasses
+
+    from scalelab.checks import Check, Report
+    from scalelab.train import TrainConfig
+    from scalelab.verdicts import Claim, judge
 
     p = chapter_plan(scale)
     checks: list[Check] = []
@@ -667,9 +869,6 @@ def analyze(records: list[dict], scale: str):
                         f"{len(fin) - n_div - len(bad)} finished, {n_div} diverged, {len(bad)} other, "
                         f"{len(missing)} planned runs without a record",
                         "every planned run has a record with status finished|diverged"))
-
-    # --- steps and tokens as planned
-    from scalelab.train import TrainConfig
     unmet = []
     for r in records:
         res = r["result"]
@@ -682,33 +881,18 @@ def analyze(records: list[dict], scale: str):
                         f"{len(fin) - n_div - len(unmet)} finished runs processed exactly their steps and tokens"
                         + (f"; e.g. {unmet[0]}" if unmet else ""),
                         "steps == total_steps, tokens == steps·batch·seq_len"))
-
     opt = optima(fin) if len(fin) else None
-    # --- optima interior: baselines at every width, every ablation at the base width (gating)
     edge, n = [], 0
     if opt is not None:
         for _, r in opt.iterrows():
-            gating = r["ablation"] in ("baseline", "baseline_nhead") or r["d_model"] == p.base_d_model
-            if gating:
+            if r["ablation"] in ("baseline", "baseline_nhead") or r["d_model"] == p.base_d_model:
                 n += 1
-                if r["where"] not in ("interior", "divergence"):
-                    edge.append(f"{r['ablation']}@{r['d_model']} ({r['where']})")
+                if r["where"] != "interior":
+                    edge.append(f"{r['ablation']}@{r['d_model']}")
     checks.append(Check("LR optima interior (baselines at every width; every ablation at the base width)",
                         n > 0 and not edge, f"{n - len(edge)} of {n} optima interior"
                         + (f"; at an edge: {', '.join(edge[:6])}" if edge else ""),
-                        "the argmin of the seed-mean loss is neither end of the grid and its lower neighbour is "
-                        "finite (an upper neighbour that diverged bounds it)"))
-    other_edge = []
-    if opt is not None:
-        other_edge = [f"{r['ablation']}@{r['d_model']}" for _, r in opt.iterrows()
-                      if r["ablation"] not in ("baseline", "baseline_nhead") and r["d_model"] != p.base_d_model
-                      and r["where"] not in ("interior", "divergence")]
-    checks.append(Check("edge optima of wider ablated models (reported)", True,
-                        f"{len(other_edge)} at a grid edge" + (f": {', '.join(other_edge[:8])}" if other_edge else ""),
-                        "informational: an edge optimum makes the shift a bound; the transfer rule treats it so"))
-
-    # --- the base model is shared: at the base width baseline and SP-unembedding/full-SP differ only by readout
-    # init; the fixed-d_head attention ablation is identical by construction (reported in attention_scales).
+                        "scalelab.optimum: the best seed-mean grid point has a grid point on both sides"))
     ratio = attention_scales(scale)
     dh = ratio[ratio["layout"] == "fixed d_head"]["ratio"]
     nh = ratio[ratio["layout"] == "fixed n_head"]["ratio"]
@@ -717,106 +901,161 @@ def analyze(records: list[dict], scale: str):
                         f"(1/√d_head)/(calibrated 1/d_head) = {', '.join(f'{x:.2f}' for x in dh)} (fixed d_head), "
                         f"{', '.join(f'{x:.2f}' for x in nh)} (fixed n_head)",
                         "ratio 1 at every width with fixed d_head; 1 at base, > 1 at the widest with fixed n_head"))
-
-    # --- seeds resolve an uncertainty
     n_seeds = int(opt["n_seeds"].min()) if opt is not None and len(opt) else 0
-    finite_u = int(np.isfinite(opt["boot_std"]).sum()) if opt is not None else 0
-    checks.append(Check("optimum uncertainty measured", n_seeds >= 2 and finite_u == (len(opt) if opt is not None
-                                                                                       else -1),
-                        f"{n_seeds} seeds per (ablation, width) at least; bootstrap std finite for {finite_u} optima",
-                        "≥ 2 seeds everywhere and a finite bootstrap std for every optimum"))
+    checks.append(Check("seeds for an interval", n_seeds >= MIN_SEEDS,
+                        f"{n_seeds} seeds per (arm, width) at least: a "
+                        f"{'t interval with ' + str(n_seeds - 1) + ' df' if n_seeds < 5 else 'bootstrap'} over seeds",
+                        f"≥ {MIN_SEEDS} seeds in every arm (resampled jointly across widths)"))
+
+    # --- controls: a control that misses while the design could have seen its effect makes the chapter invalid;
+    # one the design is too small to see (mde > its effect) makes every verdict "not resolved" instead.
+    stage2 = scale != "smoke" and stage_complete(records, scale, STAGE2, seed0)
+    ctl = controls(fin, scale, stage2) if len(fin) else []
+    underpowered = []
+    for res, mde, powered in ctl:
+        ck = res.to_check()
+        ok = res.passed or not powered
+        note = "" if res.passed else (f"; missed, but the design cannot see its effect (mde {mde:.3g} > "
+                                      f"{res.control.expect.target:.3g}): every verdict is gated to not resolved"
+                                      if not powered else f"; missed with mde {mde:.3g}")
+        if not res.passed and not powered:
+            underpowered.append(res.control.name)
+        checks.append(Check(ck.name, ok, ck.value + note, ck.criterion + " (or mde above its effect: gate)"))
 
     # --- verdicts
     span = max(p.widths) / min(p.widths)
     min_steps = min(p.steps_for(a.batch_mult) for a in abls.values())
-    resolvable = span >= MIN_WIDTH_RATIO and min_steps >= MIN_STEPS and p.seeds >= MIN_SEEDS
-    why = f"widths {min(p.widths)}–{max(p.widths)} ({span:g}×), ≥ {min_steps} steps, {p.seeds} seeds"
-    sh = shifts(opt, scale) if opt is not None else None
-    out_of = {r["ablation"]: r for _, r in sh.iterrows()} if sh is not None else {}
-    base_ok = {b: (b in out_of and out_of[b]["outcome"] == "transfers") for b in ("baseline", "baseline_nhead")}
-
+    resolvable = span >= MIN_WIDTH_RATIO and min_steps >= MIN_STEPS
+    present = set(fin["ablation"]) if len(fin) else set()
     verdicts = []
-    claims = {}
-    for name, a in abls.items():
-        if a.claim:
-            claims.setdefault(a.claim, []).append(name)
-    for claim in sorted(claims, key=lambda c: int(c.split(".")[1])):
-        names = claims[claim]
+    for claim, names in sorted(claim_arms(scale).items(), key=lambda kv: int(kv[0].split(".")[1])):
         paper = abls[names[0]].paper
-        parts, outs = [], []
-        for nm in names:
-            r = out_of.get(nm)
-            if r is None:
-                outs.append("unresolved")
-                parts.append(f"{nm}: no records")
-                continue
-            outs.append(r["outcome"])
-            parts.append(f"{nm}: Δ = {r['shift']:+.2f} ± {r['shift_std']:.2f} log2 "
-                         f"({'edge bound, ' if r['edge'] else ''}{r['outcome']}); loss at η* (widest) "
-                         f"{_fmt(r['loss_at_opt_widest'])}, vs baseline {r['loss_vs_baseline']:+.4f}")
-        opposite = "breaks" if paper == "transfers" else "transfers"
-        if all(o == paper for o in outs):
-            v = "reproduced"
-        elif any(o == opposite for o in outs):
-            v = "contradicted"
-        else:
-            v = "not resolved at this scale"
-        notes = []
         base = baseline_of(names[0])
-        if not base_ok[base]:
-            v = "not resolved at this scale"
-            b = out_of.get(base)
-            notes.append(f"baseline ({base}) does not transfer by the rule"
-                         + (f": Δ = {b['shift']:+.2f} ± {b['shift_std']:.2f}" if b is not None else ""))
+        if stage2 and claim in STAGE2_CLAIMS:  # the sources' form of the test, once its stage is recorded
+            names, base = [STAGE2_CLAIMS[claim][0]], STAGE2_CLAIMS[claim][1]
+        ivs = [(nm, effect_interval(fin, nm, base, p.widths)) for nm in names if nm in present and base in present]
+        if paper == "transfers":
+            cl = Claim.no_effect(TRANSFER_DELTA, MEASURE)
+        else:
+            cl = Claim(BREAK_CLAIMED, BREAK_DELTA, "greater", MEASURE)
+        if ivs:
+            nm, iv = max(ivs, key=lambda t: abs(t[1].estimate) if np.isfinite(t[1].estimate) else np.inf)
+            if paper == "breaks":  # judged on |effect|: the image of the signed interval under |·|, same se
+                iv = _magnitude(iv)
+        else:
+            from scalelab.resample import Interval
+
+            nm, iv = names[0], Interval(float("nan"), -math.inf, math.inf, LEVEL, "t", "seed", 0, math.inf, 0)
+        cost = _unit_hours(fin, [nm, base])
+
+        v = judge(claim, STATEMENTS[claim], cl, iv, source=SOURCES[claim], criterion=TRANSFER_RULE + f" Paper: "
+                  f"{paper}.", cost_per_unit=cost if np.isfinite(cost) else None, cost_label="process-hours")
+        extra = f"arm {nm} against {base}" + (f" (the larger |effect| of {', '.join(names)})" if len(names) > 1
+                                               else "")
+        v = dataclasses.replace(v, evidence=f"{extra}: {v.evidence}")
+        if claim == "C2.10" and not stage2:
+            v = dataclasses.replace(v, evidence=v.evidence + "; measured with a fixed head count (ratio "
+                                    "√(d_head/d_head,base)); Lingle's fixed-d_head test (uncalibrated 1/d_head "
+                                    "against 1/√d_head) is the planned stage 'faithful'")
         if not resolvable:
-            v = "not resolved at this scale"
-            notes.append(f"below the verdict minimums: {why}")
-        if claim == "C2.10":
-            notes.append("measured with a fixed head count; in Lingle's fixed-d_head layout our calibrated 1/d_head "
-                         "equals 1/√d_head at every width, so that variant is the baseline itself")
-        if claim == "C2.9":
-            notes.append("decay timescale 1/(η·λ) in steps vs run length: see the notebook")
-        ev = "; ".join(parts) + (" [" + "; ".join(notes) + "]" if notes else "")
-        verdicts.append(Verdict(claim, STATEMENTS[claim], v, TRANSFER_RULE + f" Paper: {paper}.", ev,
-                                SOURCES[claim]))
+            v = _gated(v, f"below the verdict minimums: widths {span:g}× (≥ {MIN_WIDTH_RATIO}), ≥ {min_steps} "
+                          f"steps (≥ {MIN_STEPS})")
+        elif claim in ("C2.7", "C2.9"):
+            active, why, _ = mechanism_gate(fin, scale, "gains" if claim == "C2.7" else "decay")
+            if not active:
+                v = _gated(v, why)
+            else:
+                v = dataclasses.replace(v, evidence=v.evidence + f"; {why}")
+        if underpowered and v.verdict != "not resolved at this scale":
+            v = _gated(v, f"the control(s) {', '.join(underpowered)} could not register at this design's power")
+        verdicts.append(v)
     return Report(SLUG, scale, checks, verdicts)
 
 
-def takeaway_numbers(records: list[dict], scale: str) -> dict:
-    """Numbers the takeaway quotes: baseline shift and η*, counts of outcomes and verdicts."""
-    opt = optima(finals(records))
-    sh = shifts(opt, scale).set_index("ablation")
-    rep = analyze(records, scale)
+def verdict_table(records: list[dict], scale: str):
+    """The chapter's table: ablation | η* per width | own slope | effect vs baseline [interval] | verdict."""
     p = chapter_plan(scale)
+    fin = finals(records)
+    sh = shifts(fin, scale)
+    ver = {v.claim: v.verdict for v in analyze(records, scale).verdicts}
+    out = sh[["label", "claim"]].copy()
+    for w in p.widths:
+        out[f"η* @ d={w}"] = [f"2^{x:.2f}" if np.isfinite(x) else "—" for x in sh[f"log2_lr*@{w}"]]
+    out["own slope (oct/doubling)"] = sh["own_slope"].round(3)
+    out["effect vs baseline (oct/doubling)"] = [f"{e:+.3f} [{lo:+.2f}, {hi:+.2f}]" + (" (edge)" if ed else "")
+                                                 for e, lo, hi, ed in zip(sh["effect"], sh["effect_lo"],
+                                                                           sh["effect_hi"], sh["edge"])]
+    out["paper (v1)"] = [x or "—" for x in sh["paper"]]
+    out["verdict"] = [ver.get(c, "—") if c else "—" for c in sh["claim"]]
+    return out.rename(columns={"label": "ablation"})
+
+
+def disagreements(records: list[dict], scale: str):
+    """The claims whose verdict is not "reproduced": the effect per doubling, its interval, that rate over Lingle's
+    16× span (4 doublings; a yardstick, not a prediction), the mde, and what would settle it."""
+    import pandas as pd
+
+    rep = analyze(records, scale)
+    abls = ablations(scale)
+    label = {a.claim: a.label for a in abls.values() if a.claim}
+    rows = []
+    for v in rep.verdicts:
+        if v.verdict == "reproduced":
+            continue
+        rows.append({"claim": v.claim, "ablation": label.get(v.claim, ""), "verdict": v.verdict,
+                     "effect (oct/doubling)": v.statistic, "at 16× (Lingle's span)": 4 * v.statistic,
+                     "mde": v.mde, "reason": v.reason, "mechanism": SETTLE[v.claim]})
+    return pd.DataFrame(rows, columns=["claim", "ablation", "verdict", "effect (oct/doubling)",
+                                       "at 16× (Lingle's span)", "mde", "reason", "mechanism"])
+
+
+def takeaway_numbers(records: list[dict], scale: str) -> dict:
+    """Numbers the takeaway quotes, all from the records."""
+    fin = finals(records)
+    p = chapter_plan(scale)
+    rep = analyze(records, scale)
+    sh = shifts(fin, scale).set_index("ablation")
+    out = {"width_ratio": max(p.widths) / min(p.widths), "n_seeds": int(fin["seed"].nunique())}
     b = sh.loc["baseline"] if "baseline" in sh.index else None
-    out = {
-        "baseline_shift": float(b["shift"]) if b is not None else float("nan"),
-        "baseline_shift_std": float(b["shift_std"]) if b is not None else float("nan"),
-        "baseline_lr_base": float(2 ** b[f"log2_lr*@{min(p.widths)}"]) if b is not None else float("nan"),
-        "baseline_loss_widest": float(b["loss_at_opt_widest"]) if b is not None else float("nan"),
-        "n_transfers": int((sh["outcome"] == "transfers").sum()),
-        "n_breaks": int((sh["outcome"] == "breaks").sum()),
-        "n_unresolved": int((sh["outcome"] == "unresolved").sum()),
-        "n_ablations": int(len(sh)),
-        "width_ratio": max(p.widths) / min(p.widths),
-    }
+    out["baseline_slope"] = float(b["own_slope"]) if b is not None else float("nan")
+    out["baseline_lr_base"] = float(2 ** b[f"log2_lr*@{min(p.widths)}"]) if b is not None else float("nan")
+    for key, name in (("sp", "full_sp"), ("lion", "lion_lingle_betas"), ("lion_base_betas", "lion"),
+                      ("zero_readout", "zero_readout")):
+        r = sh.loc[name] if name in sh.index else None
+        for f in ("effect", "effect_lo", "effect_hi"):
+            out[f"{key}_{f}"] = float(r[f]) if r is not None else float("nan")
     counts = rep.verdict_counts()
     out.update({"n_reproduced": counts["reproduced"], "n_contradicted": counts["contradicted"],
                 "n_not_resolved": counts["not resolved at this scale"]})
-    # the positive control (full SP) and the largest move among the ablations whose claim came out contradicted
-    out["sp_shift"] = float(sh.loc["full_sp", "shift"]) if "full_sp" in sh.index else float("nan")
-    out["sp_shift_std"] = float(sh.loc["full_sp", "shift_std"]) if "full_sp" in sh.index else float("nan")
-    contra = {v.claim for v in rep.verdicts if v.verdict == "contradicted"}
-    moved = [abs(float(r["shift"])) for _, r in sh.iterrows() if r["claim"] in contra]
-    out["max_contradicted_shift"] = max(moved) if moved else float("nan")
-    # Lingle's zero-initialised readout against our baseline's, at the widest width (NaN where not run)
-    z = sh.loc["zero_readout"] if "zero_readout" in sh.index else None
-    out["zero_readout_gap"] = float(z["loss_vs_baseline"]) if z is not None else float("nan")
-    out["zero_readout_shift"] = float(z["shift"]) if z is not None else float("nan")
-    # Lion with Lingle's β (the claim) and with the baseline's AdamW β (the sensitivity check)
-    for key, name in (("lion", "lion_lingle_betas"), ("lion_base_betas", "lion")):
-        r = sh.loc[name] if name in sh.index else None
-        out[f"{key}_shift"] = float(r["shift"]) if r is not None else float("nan")
-        out[f"{key}_shift_std"] = float(r["shift_std"]) if r is not None else float("nan")
-        out[f"{key}_gap"] = float(r["loss_vs_baseline"]) if r is not None else float("nan")
+    tau = decay_timescales(fin, scale) if "baseline" in sh.index else None
+    if tau is not None:
+        hid = tau[tau["group"] == "hidden"].set_index("d_model")["run_lengths"]
+        emb = tau[tau["group"] == "embedding"].set_index("d_model")["run_lengths"]
+        out["tau_hidden_widest"] = float(hid.loc[max(p.widths)])
+        out["tau_hidden_base"] = float(hid.loc[min(p.widths)])
+        out["tau_embedding_widest"] = float(emb.loc[max(p.widths)])
+        out["decay_settle_hours"] = mechanism_gate(fin, scale, "decay")[2]
+    sp_ctl = [r for r, _, _ in controls(fin, scale) if r.control.kind == "positive"]
+    if sp_ctl:
+        from scalelab.verdicts import minimum_detectable_effect
+
+        iv = sp_ctl[0].interval
+        out["sp_control_mde"] = minimum_detectable_effect(iv.se, iv.df, level=iv.level)
     return out
+
+
+# The verdicts of the first rule (|Δ| ± u against one and two grid steps, bootstrap over two seeds), recomputed
+# from the committed cpu records before the rules changed (issue 19). Historical: not recomputed.
+OLD_VERDICTS = {
+    "C2.1": "reproduced", "C2.2": "reproduced", "C2.3": "reproduced", "C2.4": "reproduced", "C2.5": "reproduced",
+    "C2.6": "reproduced", "C2.7": "contradicted", "C2.8": "contradicted", "C2.9": "contradicted",
+    "C2.10": "contradicted", "C2.11": "not resolved at this scale",
+}
+
+
+def rule_change_table(report):
+    """Claim | first rule's verdict | verdict now | why (the reason the rules give now)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"claim": v.claim, "first rule (cpu records)": OLD_VERDICTS.get(v.claim, "—"), "new verdict": v.verdict,
+                          "why": v.reason} for v in report.verdicts])

@@ -66,25 +66,28 @@ def lr_sweeps(fin, opt, labels: dict[str, str] | None = None, ncols: int = 4):
     return fig
 
 
-def shift_summary(sh, transfer_max: float = 1.0, break_min: float = 2.0):
-    """Shift Δ of the optimum (log2 η*, widest − narrowest) per ablation with ± its bootstrap std.
+def shift_summary(sh, transfer_delta: float = 0.25, break_claimed: float = 0.5):
+    """Effect of each ablation on the optimum, relative to its baseline, per doubling of width, with its interval.
 
-    The shaded band is the "transfers" zone |Δ| ≤ ``transfer_max``; dashed lines mark |Δ| = ``break_min``.
-    Hollow markers: an optimum at a grid edge (Δ is a bound).
+    The statistic is slope(log2 η* vs log2 width) of the ablation minus that of its baseline (octaves per
+    doubling; the intervals resample seeds jointly across widths). The shaded band is "transfers" (±
+    ``transfer_delta``); dashed lines mark ±``break_claimed``, the smallest break Lingle's grid could show.
+    Hollow markers: some optimum of the arm sits at a grid edge.
     """
     plt = _plt()
+    sh = sh[~sh["ablation"].isin(["baseline", "baseline_nhead"])]  # their effect is 0 by construction
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(sh) + 1.2), constrained_layout=True)
     y = np.arange(len(sh))[::-1]
-    colors = {"transfers": "C2", "breaks": "C3", "unresolved": "C7"}
-    ax.axvspan(-transfer_max, transfer_max, color="C2", alpha=0.1)
-    for x in (-break_min, break_min):
+    ax.axvspan(-transfer_delta, transfer_delta, color="C2", alpha=0.1)
+    for x in (-break_claimed, break_claimed):
         ax.axvline(x, color="C3", ls="--", lw=0.8)
     for yi, (_, r) in zip(y, sh.iterrows()):
-        c = colors.get(r["outcome"], "C7")
-        ax.errorbar(r["shift"], yi, xerr=r["shift_std"] if np.isfinite(r["shift_std"]) else None, fmt="o",
-                    color=c, mfc="none" if r["edge"] else c, capsize=3)
+        lo, hi = r["effect_lo"], r["effect_hi"]
+        xerr = [[r["effect"] - lo], [hi - r["effect"]]] if np.isfinite(lo) and np.isfinite(hi) else None
+        c = "C3" if r["paper"] == "breaks" else ("C2" if r["paper"] == "transfers" else "C7")
+        ax.errorbar(r["effect"], yi, xerr=xerr, fmt="o", color=c, mfc="none" if r["edge"] else c, capsize=3)
     ax.set_yticks(y, [f"{r['label']} ({r['claim']})" if r["claim"] else r["label"] for _, r in sh.iterrows()],
                   fontsize=8)
-    ax.set_xlabel(r"$\Delta = \log_2 \eta^*_\mathrm{widest} - \log_2 \eta^*_\mathrm{narrowest}$ (×2 grid steps)")
+    ax.set_xlabel(r"effect on $\log_2 \eta^*$ vs baseline (octaves per doubling of width, 95% interval)")
     ax.grid(alpha=0.3, axis="x")
     return fig
