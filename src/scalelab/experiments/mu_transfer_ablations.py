@@ -1057,5 +1057,5 @@ def rule_change_table(report):
     """Claim | first rule's verdict | verdict now | why (the reason the rules give now)."""
     import pandas as pd
 
-    return pd.DataFrame([{"claim": v.claim, "first rule (cpu records)": OLD_VERDICTS.get(v.claim, "—"), "new verdict": v.verdict,
-                          "why": v.reason} for v in report.verdicts])
+    return pd.DataFrame([{"claim": v.claim, "first rule (cpu records)": OLD_VERDICTS.get(v.claim, "—"),
+                          "new verdict": v.verdict, "why": v.reason} for v in report.verdicts])
