@@ -19,7 +19,7 @@ def heatmaps(grid, scale: str, *, band: float = 0.0025, heldout: dict | None = N
 
     ★ marks the best config, × the grid centre (DeepSeek's laws at that C plus the plan's offsets; on the
     held-out panel the fitted laws' prediction rounded to the grid), ○ on the held-out panel the unrounded
-    prediction (``heldout`` from ``heldout_test``).
+    prediction and □ the naive rule's config (``heldout`` from ``heldout_comparison``).
     """
     from matplotlib.patches import Rectangle
 
@@ -48,9 +48,9 @@ def heatmaps(grid, scale: str, *, band: float = 0.0025, heldout: dict | None = N
             rb = t.loc[t["loss"].idxmin()]
             ax.plot(rb["batch_exp"], rb["lr_exp"], "*", color="white", ms=12, mec="k")
         ax.plot(*b.centre, "x", color="k", ms=8)
-        if b.heldout and heldout is not None:
-            ax.plot(np.log2(heldout["pred_B_tok"]), np.log2(heldout["pred_lr"]), "o", mfc="none", mec="magenta",
-                    ms=12, mew=2)
+        if b.heldout and heldout:
+            ax.plot(*heldout["pred"], "o", mfc="none", mec="magenta", ms=12, mew=2)
+            ax.plot(*heldout["naive"], "s", mfc="none", mec="orange", ms=10, mew=2)
         ax.set_title(f"{'held-out ' if b.heldout else ''}d={b.d_model}, C={b.flops:.2g}", fontsize=9)
         ax.set_xlabel(r"$\log_2 B_\mathrm{tok}$ (tokens/step)")
         fig.colorbar(im, ax=ax, shrink=0.8, label="loss (nats/byte)")
@@ -58,40 +58,37 @@ def heatmaps(grid, scale: str, *, band: float = 0.0025, heldout: dict | None = N
     return fig
 
 
-def _law_band(ax, law, xs, color):
-    if law.samples.size:
-        ys = law.samples[:, 0][:, None] * xs[None, :] ** law.samples[:, 1][:, None]
-        lo, hi = np.percentile(ys, [2.5, 97.5], axis=0)
-        ax.fill_between(xs, lo, hi, color=color, alpha=0.2, lw=0, label="95% bootstrap band")
-
-
-def laws(fit, *, heldout: dict | None = None):
-    """η_opt(C) and B_opt(C): near-optimal points, our fits with bootstrap bands, DeepSeek's laws (log–log)."""
+def laws(surf, fitted_laws, *, heldout: dict | None = None):
+    """η_opt(C) and B_opt(C): one surface optimum per budget, our laws through them, DeepSeek's laws (log–log)."""
     from scalelab.experiments import deepseek_lr_batch as E
 
     plt = _plt()
-    pts = fit.points
-    cmax = max(float(pts["flops"].max()), heldout["C_heldout"] if heldout else 0.0)
-    xs = np.geomspace(float(pts["flops"].min()) / 1.5, cmax * 1.5, 100)
+    f = surf[surf["budget"] == "fitted"]
+    h = surf[surf["budget"] == "held-out"]
+    xs = np.geomspace(float(surf["flops"].min()) / 1.5, float(surf["flops"].max()) * 1.5, 100)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    for ax, law, col, ds, name in ((axes[0], fit.eta, "lr", E.deepseek_eta, r"\eta_\mathrm{opt}"),
-                                   (axes[1], fit.batch, "batch_tokens", E.deepseek_batch, r"B_\mathrm{tok,opt}")):
-        ax.scatter(pts["flops"], pts[col], c="C0", s=25, alpha=0.7, label=f"near-optimal configs ({len(pts)})")
-        _law_band(ax, law, xs, "C0")
-        ax.plot(xs, law(xs), "C0-", label=f"ours: ${name}={law.k:.3g}\\,C^{{{law.p:.3f}}}$")
-        pub = E.published_laws()["eta" if col == "lr" else "batch"]
+    for ax, key, col, ds, name in ((axes[0], "eta", "log2_eta_opt", E.deepseek_eta, r"\eta_\mathrm{opt}"),
+                                   (axes[1], "batch", "log2_B_opt", E.deepseek_batch, r"B_\mathrm{tok,opt}")):
+        law = fitted_laws[key]
+        iv = law.interval
+        ax.scatter(f["flops"], 2.0 ** f[col], c="C0", s=30, label=f"surface optima ({len(f)} budgets)")
+        ax.plot(xs, law(xs), "C0-", label=f"ours: ${name}={law.k:.3g}\\,C^{{{law.p:.3f}}}$ "
+                f"(95% [{iv.lo:.2f}, {iv.hi:.2f}] over budgets)")
+        pub = E.published_laws()[key]
         ax.plot(xs, ds(xs), "k--", label=f"DeepSeek: ${pub['coef']}\\,C^{{{pub['exp']}}}$")
-        if heldout is not None:
-            key = "lr" if col == "lr" else "B_tok"
-            ax.plot(heldout["C_heldout"], heldout[f"pred_{key}"], "o", mfc="none", mec="magenta", ms=10, mew=2,
-                    label="held-out: predicted (C4.4 band)")
-            ax.plot(heldout["C_heldout"], heldout[f"best_{key}"], "*", color="magenta", ms=12,
-                    label="held-out: best config")
+        if len(h):
+            ax.plot(h["flops"], 2.0 ** h[col], "*", color="magenta", ms=12, label="held-out: surface optimum")
+        if heldout:
+            j = 1 if key == "eta" else 0
+            ax.plot(heldout["C_heldout"], 2.0 ** heldout["pred"][j], "o", mfc="none", mec="magenta", ms=10, mew=2,
+                    label="held-out: laws' prediction")
+            ax.plot(heldout["C_heldout"], 2.0 ** heldout["naive"][j], "s", mfc="none", mec="orange", ms=9, mew=2,
+                    label="held-out: naive rule")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(r"compute $C = M\cdot D$ (FLOPs)")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     axes[0].set_ylabel(r"peak learning rate $\eta$")
     axes[1].set_ylabel(r"batch size $B_\mathrm{tok}$ (tokens/step)")
     return fig
