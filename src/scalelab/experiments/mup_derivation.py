@@ -1006,3 +1006,48 @@ def glue_values(records: list[dict], scale: str, numerics, opnorms, coords) -> d
             "seed_noise": ts["wider"]["noise"], "grid_step": ts["grid_step"],
         })
     return out
+
+
+# ----------------------------------------------------------------------------- stage 2: fan-in SP, a third seed
+# Planned after the first results were read against Tensor Programs V (arXiv 2203.03466, §3) and Lingle's v1 code
+# (lucaslingle/mu_transformer e39cd5d: hidden init d_model**-0.5): their SP keeps fan-in init, ours a constant σ
+# (issue 20). The stage adds fan-in SP (the SP control; the constant-σ SP stays as a labelled variant) with three
+# seeds, and a third seed of SP and μP, on the first stage's LR grid (SP's grid one octave lower at the bottom).
+STAGE2 = "fan_in_sp"
+STAGE2_SEEDS = 3
+
+
+def stage2_plan(scale: str, seed: int = 0) -> list:
+    """Stage 'fan_in_sp': fan-in SP × widths × 3 seeds × grid; SP and μP at seed + 2."""
+    from scalelab.sweep import RunSpec
+    from scalelab.train import TrainConfig
+
+    p = chapter_plan(scale)
+    specs = []
+    h = p.grid_step
+    arms = (("sp_fanin", "sp", "fan_in", range(seed, seed + STAGE2_SEEDS), (p.lr_exponents[0] - h,)),
+            ("sp", "sp", "constant", (seed + STAGE2_SEEDS - 1,), ()),
+            ("mup", "mup", "constant", (seed + STAGE2_SEEDS - 1,), ()))
+    for _name, param, init, seeds, extra in arms:
+        for d in p.widths:
+            m = model_config(scale, d, param)
+            if init != "constant":
+                m = m.__class__(**{**m.to_dict(), "sp_init": init})
+            for s in seeds:
+                for e in (*extra, *p.lr_exponents):
+                    cfg = TrainConfig(model=m, lr=2.0 ** e, total_steps=p.total_steps, warmup_steps=p.warmup_steps,
+                                      schedule="cosine", final_frac=0.1, batch_size=p.batch_size,
+                                      eval_tokens=p.eval_tokens, seed=s)
+                    specs.append(RunSpec(EXPERIMENT, cfg, VERSION))
+    return specs
+
+
+def stage_plans(scale: str, seed: int = 0) -> dict[str, list]:
+    """The chapter's stages in order: ``base`` (what the page renders) and ``fan_in_sp`` (planned, not yet used)."""
+    return {"base": plan(scale, seed=seed), STAGE2: stage2_plan(scale, seed=seed)}
+
+
+def stage_complete(records: list[dict], scale: str, stage: str = STAGE2, seed: int = 0) -> bool:
+    """Whether every run of ``stage`` has a record among ``records`` (matched by config key)."""
+    have = {r.get("config_key") for r in records}
+    return all(sp.config_key in have for sp in stage_plans(scale, seed)[stage])
