@@ -35,6 +35,7 @@ OPTIONAL = ("effect", "claimed", "mde", "sensitivity", "design", "reason")
 HEADERS = {"effect": "statistic [interval]", "effect_or_evidence": "statistic [interval] or evidence",
            "claimed": "claimed (region)", "mde": "MDE", "sensitivity": "sensitivity", "design": "design",
            "reason": "reason"}
+GLANCE_COLUMNS = ("effect", "claimed", "mde")  # the optional columns the glance page shows
 KEYS = {"effect": "statistic", "design": "n_units"}  # the field whose presence shows a column
 MISSING = "–"
 
@@ -298,7 +299,8 @@ def glance_markdown(chapters: Sequence[Mapping], release: str) -> str:
     dup = sorted({a for _, a in anchors if sum(b == a for _, b in anchors) > 1})
     if dup:
         raise ValueError(f"claim ids shared by several chapters: {', '.join(dup)}; anchors must be unique")
-    optional = optional_columns(rows)
+    # At a glance: the effect, the claim and the power; sensitivity, design and reason are on the chapter page.
+    optional = [c for c in optional_columns(rows) if c in GLANCE_COLUMNS]
     if "effect" in optional:
         if any(r.get("statistic") is None for r in rows):  # arithmetic or text-only verdicts: their evidence there
             optional[optional.index("effect")] = "effect_or_evidence"

@@ -117,8 +117,7 @@ def test_glance_page_with_new_fields_shows_effect_and_mde_not_evidence():
     text = glance.glance_markdown(_chapters(with_new=True)[:1], "0.2.0")
     header = re.search(r"<thead><tr>(.*?)</tr></thead>", text).group(1)
     assert re.findall(r"<th>(.*?)</th>", header) == ["claim", "chapter", "statement", "verdict",
-                                                     "statistic [interval]", "claimed (region)", "MDE", "sensitivity",
-                                                     "design", "reason"]
+                                                     "statistic [interval]", "claimed (region)", "MDE"]
     assert ":::{warning}" not in text
 
 
