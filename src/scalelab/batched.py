@@ -22,7 +22,8 @@ diverges is frozen (its LR set to zero) and recorded as diverged; the others go 
 Equivalence with separate runs is tested (same curves within float tolerance: batched matrix
 products sum in a different order).
 
-Used by :func:`scalelab.sweep.sweep`, which groups batchable specs automatically.
+Pure compute: :func:`scalelab.runner.sweep` groups batchable specs and writes their records;
+:func:`scalelab.bench.bench_batched` measures whether batching pays.
 """
 
 from __future__ import annotations
@@ -183,84 +184,3 @@ def _evaluate(eval_fn, params, buffers, val, offsets, seq_len, dev, K, batch: in
             total += eval_fn(params, buffers, x.to(dev), y.to(dev)).float().cpu() * len(x)
         count += len(x)
     return (total / count).tolist()
-
-
-def run_batched_groups(specs, store, *, device: str = "auto", on_done=None) -> list:
-    """Train the batchable specs in groups, append their records; return the specs left to run singly."""
-    from scalelab.store import make_record
-    from scalelab.sweep import _corpus_fp
-
-    groups: dict[str, list] = {}
-    rest = []
-    for s in specs:
-        key = group_key(s.config)
-        (rest.append(s) if key is None else groups.setdefault(key, []).append(s))
-    for members in groups.values():
-        if len(members) == 1:
-            rest.extend(members)
-            continue
-        for i in range(0, len(members), MAX_GROUP):
-            chunk = members[i:i + MAX_GROUP]
-            t0 = time.perf_counter()
-            results = train_batched([s.config for s in chunk], device=device)
-            dt = time.perf_counter() - t0
-            for s, res in zip(chunk, results):
-                corpus = _corpus_fp(s.config.corpus)
-                store.put(make_record(s.experiment, s.version, s.config_dict, corpus, res, dt / len(chunk)))
-                if on_done:
-                    on_done(1)
-    return rest
-
-
-def _train_quiet(cfg, device):
-    from scalelab.train import train
-
-    train(cfg, device=device)
-    return None
-
-
-def bench_batched(device: str = "auto", widths=(64, 128, 256), ks=(1, 2, 4, 8), steps: int = 20,
-                  jobs: int | None = None) -> dict:
-    """Wall time of K configs three ways, in one process run: one after another through the same
-    trainer in this warm process (``sequential``, torch's default threads), stacked in one batched
-    model (``batched``), and side by side on ``jobs`` worker processes with cores/jobs threads each
-    (``parallel``; CPU only, default: one worker per core; the pool is started and warmed first)."""
-    import os
-
-    from scalelab.model import ModelConfig
-    from scalelab.sweep import worker_pool
-    from scalelab.train import train
-
-    dev = resolve_device(device)
-    pool = None
-    if dev.type == "cpu":
-        jobs = jobs or (os.cpu_count() or 1)
-        pool = worker_pool(jobs)
-    rows = []
-    try:
-        for d in widths:
-            base = TrainConfig(model=ModelConfig(d_model=d, n_layer=2, d_head=16, seq_len=128, base_d_model=64),
-                               total_steps=steps, batch_size=16, eval_tokens=128 * 16, schedule="constant")
-            train(base.replace(total_steps=3), device=device)  # warm up
-            if pool is not None:
-                list(pool.map(_train_quiet, [base.replace(total_steps=3)] * jobs, [device] * jobs))
-            for k in ks:
-                cfgs = [base.replace(lr=1e-3 * 2 ** (i / 2), seed=i) for i in range(k)]
-                t0 = time.perf_counter()
-                for c in cfgs:
-                    train(c, device=device)
-                seq = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                train_batched(cfgs, device=device)
-                bat = time.perf_counter() - t0
-                row = {"d_model": d, "K": k, "sequential_s": seq, "batched_s": bat, "speedup": seq / bat}
-                if pool is not None:
-                    t0 = time.perf_counter()
-                    list(pool.map(_train_quiet, cfgs, [device] * k))
-                    par = time.perf_counter() - t0
-                    row.update(parallel_s=par, parallel_speedup=seq / par)
-                rows.append(row)
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    return {"steps": steps, "rows": rows, "jobs": jobs, "threads_sequential": torch.get_num_threads()}

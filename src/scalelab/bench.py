@@ -26,6 +26,7 @@ import time
 
 import torch
 
+from scalelab import batched
 from scalelab.model import ModelConfig
 from scalelab.train import TrainConfig, resolve_device, train
 
@@ -156,25 +157,73 @@ def prefer_batched(device: str = "auto", d_model: int = 64, n_layer: int = 2, se
     warm-up run. Returns the two wall times, the speedup (sequential / batched) and ``use_batched``: a speedup
     above :data:`BATCHED_MARGIN`.
     """
-    from scalelab.batched import train_batched
-    from scalelab.model import ModelConfig
-
     dev = resolve_device(device)
     base = TrainConfig(model=ModelConfig(d_model=d_model, n_layer=n_layer, d_head=16, seq_len=seq_len,
                                          base_d_model=min(64, d_model)),
                        total_steps=steps, batch_size=batch_size, eval_tokens=seq_len * 16, schedule="constant")
     cfgs = [base.replace(lr=1e-3 * 2 ** (i / 2), seed=i) for i in range(k)]
     train(base.replace(total_steps=2), device=str(dev))  # warm caches and the allocator
-    train_batched([c.replace(total_steps=2) for c in cfgs], device=str(dev))
+    batched.train_batched([c.replace(total_steps=2) for c in cfgs], device=str(dev))
     t0 = time.perf_counter()
     for c in cfgs:
         train(c, device=str(dev))
     sequential = time.perf_counter() - t0
     t0 = time.perf_counter()
-    train_batched(cfgs, device=str(dev))
-    batched = time.perf_counter() - t0
+    batched.train_batched(cfgs, device=str(dev))
+    together = time.perf_counter() - t0
     return {"device": str(dev), "d_model": d_model, "k": k, "steps": steps, "sequential_s": sequential,
-            "batched_s": batched, "speedup": sequential / batched, "use_batched": sequential / batched > BATCHED_MARGIN}
+            "batched_s": together, "speedup": sequential / together,
+            "use_batched": sequential / together > BATCHED_MARGIN}
+
+
+def _train_quiet(cfg, device):
+    train(cfg, device=device)
+    return None
+
+
+def bench_batched(device: str = "auto", widths=(64, 128, 256), ks=(1, 2, 4, 8), steps: int = 20,
+                  jobs: int | None = None) -> dict:
+    """Wall time of K configs three ways, in one process run: one after another through the same
+    trainer in this warm process (``sequential``, torch's default threads), stacked in one batched
+    model (``batched``), and side by side on ``jobs`` worker processes with cores/jobs threads each
+    (``parallel``; CPU only, default: one worker per core; the pool is started and warmed first)."""
+    import os
+
+    from scalelab.runner import worker_pool
+
+    dev = resolve_device(device)
+    pool = None
+    if dev.type == "cpu":
+        jobs = jobs or (os.cpu_count() or 1)
+        pool = worker_pool(jobs)
+    rows = []
+    try:
+        for d in widths:
+            base = TrainConfig(model=ModelConfig(d_model=d, n_layer=2, d_head=16, seq_len=128, base_d_model=64),
+                               total_steps=steps, batch_size=16, eval_tokens=128 * 16, schedule="constant")
+            train(base.replace(total_steps=3), device=device)  # warm up
+            if pool is not None:
+                list(pool.map(_train_quiet, [base.replace(total_steps=3)] * jobs, [device] * jobs))
+            for k in ks:
+                cfgs = [base.replace(lr=1e-3 * 2 ** (i / 2), seed=i) for i in range(k)]
+                t0 = time.perf_counter()
+                for c in cfgs:
+                    train(c, device=device)
+                seq = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                batched.train_batched(cfgs, device=device)
+                bat = time.perf_counter() - t0
+                row = {"d_model": d, "K": k, "sequential_s": seq, "batched_s": bat, "speedup": seq / bat}
+                if pool is not None:
+                    t0 = time.perf_counter()
+                    list(pool.map(_train_quiet, cfgs, [device] * k))
+                    par = time.perf_counter() - t0
+                    row.update(parallel_s=par, parallel_speedup=seq / par)
+                rows.append(row)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return {"steps": steps, "rows": rows, "jobs": jobs, "threads_sequential": torch.get_num_threads()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,15 +265,10 @@ def main(argv: list[str] | None = None) -> int:
               f"batched {d['batched_s']:.2f} s ({d['speedup']:.2f}×) -> {verdict}")
         return 0  # printed only: the decision belongs to the machine it was measured on
     if args.what in ("batched", "all"):
-        try:
-            from scalelab.batched import bench_batched
-        except ImportError:
-            bench_batched = None
-        if bench_batched is not None:
-            out["batched"] = bench_batched(args.device)
-            for row in out["batched"]["rows"]:
-                print("batched " + "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                                             for k, v in row.items()))
+        out["batched"] = bench_batched(args.device)
+        for row in out["batched"]["rows"]:
+            print("batched " + "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                                         for k, v in row.items()))
     if args.what in ("fit", "all"):
         try:
             from scalelab.fit import bench_fit

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scalelab.data import HELDOUT_MODULUS, Corpus, cache_dir
+from scalelab.corpus_core import HELDOUT_MODULUS, Corpus, cache_dir
 
 MIRROR_ENV = "SCALELAB_HF_MIRROR"
 DOC_SEPARATOR = b"\n\n"  # a blank line after every document

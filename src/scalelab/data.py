@@ -39,45 +39,18 @@ import logging
 import os
 import sys
 import sysconfig
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from scalelab.corpus_core import HELDOUT_MODULUS, Corpus, cache_dir  # noqa: F401  (re-exported)
+
 EXCLUDED_DIRS = frozenset({"site-packages", "dist-packages", "__pycache__", "test", "tests", "idle_test"})
-HELDOUT_MODULUS = 50  # ≈2% of files held out
 CORPUS_KINDS = ("stdlib", "python_all", "fineweb_edu", "dir:<path>", "hf:<dataset>[:<config>]")
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """Byte-level token streams and the fingerprint that identifies them.
-
-    Attributes:
-        name: the corpus name it was loaded by.
-        train: 1-D uint8 array of training tokens.
-        val: 1-D uint8 array of held-out tokens (no run trains on them).
-        fingerprint: dict with ``name``, ``bytes``, ``files``, ``sha256``, ``val_bytes``.
-    """
-
-    name: str
-    train: np.ndarray
-    val: np.ndarray
-    fingerprint: dict
-
-    @property
-    def vocab_size(self) -> int:
-        """Byte-level tokens: 256 symbols; a token is one byte, so losses are nats per byte."""
-        return 256
-
-
-def cache_dir() -> Path:
-    """The package's cache: ``$SCALELAB_CACHE`` or ``~/.cache/scalelab`` (corpus tokens under ``corpus/``)."""
-    return Path(os.environ.get("SCALELAB_CACHE", Path.home() / ".cache" / "scalelab"))
 
 
 def _is_heldout(rel: str) -> bool:

@@ -109,8 +109,8 @@ def train_record(spec, device: str = "auto", init_checkpoint: str | None = None)
     The record is the one :func:`scalelab.sweep.run_spec` appends (same key, same provenance); the caller
     puts it in the store.
     """
+    from scalelab.runner import _corpus_fp, ckpt_root
     from scalelab.store import make_record
-    from scalelab.sweep import _corpus_fp, ckpt_root
     from scalelab.train import train
 
     corpus = _corpus_fp(spec.config.corpus)
@@ -124,7 +124,7 @@ def train_records(spec, device: str = "auto", ancestors: tuple = ()) -> list[dic
     """Worker body: train ``spec`` and return its record, after its ancestors' records for any ancestor whose
     checkpoint this machine lacks (``ancestors``: parent first, as :func:`scalelab.sweep._ancestors` lists them).
     """
-    from scalelab.sweep import _checkpoint_path, _init_ckpt
+    from scalelab.runner import _checkpoint_path, _init_ckpt
 
     chain = [*reversed(ancestors), spec]  # oldest first
     # The first link whose parent checkpoint exists here (or that has no parent) is where training starts.
@@ -219,7 +219,7 @@ def launch(pending: list, plan: list, store, *, executor: str = "local", jobs: i
     if jobs < 1:
         raise ValueError(f"--jobs must be a positive integer, got {jobs}")
     if not uses_launcher(executor, device):
-        from scalelab.sweep import run_pending
+        from scalelab.runner import run_pending
 
         return run_pending(pending, plan, store, jobs=jobs, device=device, budget_s=budget_s, threads=threads)
     close = []
@@ -267,7 +267,7 @@ def run_returning(pending: list, plan: list, store, slots: list, *, device: str 
     Returns:
         how many of ``pending`` were recorded by this call.
     """
-    from scalelab.sweep import _ancestors, estimated_flops
+    from scalelab.runner import _ancestors, estimated_flops
 
     by_ckey = {s.config_key: s for s in plan}
     queue = list(pending)

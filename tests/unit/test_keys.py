@@ -94,9 +94,9 @@ def test_v1_field_sets_are_frozen():
 def test_a_new_branch_point_adds_no_record_for_its_trunk(tmp_path, monkeypatch):
     """A trunk recorded with checkpoints at (4,) gets a branch at step 6: the checkpoint is recreated by
     training the trunk to step 6, the trunk keeps one record, and the branch equals a from-scratch run."""
-    import scalelab.sweep as sweep_mod
+    import scalelab.runner as sweep_mod
     from scalelab.model import ModelConfig
-    from scalelab.sweep import sweep
+    from scalelab.runner import sweep
 
     monkeypatch.setattr(sweep_mod, "ckpt_root", lambda: tmp_path / "ckpt")
     base = TrainConfig(model=ModelConfig(d_model=16, n_layer=1, d_head=8, seq_len=16, base_d_model=16),

@@ -402,7 +402,7 @@ def fitted_plan(scale: str, seed: int = 0) -> list:
     Raises:
         ValueError: on an unknown scale.
     """
-    from scalelab.sweep import RunSpec
+    from scalelab.runner import RunSpec
 
     p = chapter_plan(scale)
     specs = []
@@ -471,7 +471,7 @@ def _extend_heldout(scale: str, hb: Budget, grid: pd.DataFrame, seed: int) -> Bu
 
     if "batch" not in INTERIOR_AXES[scale]:  # smoke: one batch column, no batch optimum to bracket
         return hb
-    from scalelab.sweep import RunSpec
+    from scalelab.runner import RunSpec
 
     held = grid[grid["experiment"] == EXP_HELDOUT]
     while hb.extended < HELDOUT_EXTEND:
@@ -501,7 +501,7 @@ def plan(scale: str, seed: int = 0, records: list[dict] | None = None) -> list:
     Raises:
         ValueError: on an unknown scale.
     """
-    from scalelab.sweep import RunSpec
+    from scalelab.runner import RunSpec
 
     specs = fitted_plan(scale, seed)
     records = _stored_records(scale) if records is None else records
@@ -522,7 +522,7 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
     from scalelab.book import validate_parameters
 
     validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
-    from scalelab.sweep import run_chapter
+    from scalelab.runner import run_chapter
 
     kw = dict(device=device, refresh=refresh, records_only=records_only, store=store)
     records = run_chapter(SLUG, NB, fitted_plan(scale, seed), scale, **kw)
@@ -665,7 +665,7 @@ def ridge_plan(scale: str, seed: int = 0, records: list[dict] | None = None) -> 
     """
     from dataclasses import replace
 
-    from scalelab.sweep import RunSpec
+    from scalelab.runner import RunSpec
 
     rp = ridge_plan_of(scale)
     if rp is None:
@@ -709,7 +709,7 @@ def stage_complete(records: list[dict], scale: str, stage: str = "ridge", seed: 
 def seconds_per_run_model(records: list[dict]) -> float:
     """Measured over estimated seconds (median over the records with ``meta.seconds``): the factor that turns
     :func:`scalelab.sweep.estimated_seconds` into this machine's measured per-run seconds."""
-    from scalelab.sweep import estimated_seconds
+    from scalelab.runner import estimated_seconds
     from scalelab.train import TrainConfig
 
     ratios = []
@@ -723,7 +723,7 @@ def seconds_per_run_model(records: list[dict]) -> float:
 def ridge_summary(scale: str, seed: int = 0, records: list[dict] | None = None) -> pd.DataFrame:
     """One row per redesigned budget: width, C, C / smallest C, runs, estimated process-hours (the sweep's
     estimate scaled by the measured/estimated seconds of this chapter's records); a total row last."""
-    from scalelab.sweep import estimated_seconds
+    from scalelab.runner import estimated_seconds
 
     records = _stored_records(scale) if records is None else records
     factor = seconds_per_run_model(records)
@@ -759,7 +759,7 @@ def plan_summary(scale: str, seed: int = 0) -> pd.DataFrame:
     The held-out row shows the grid placed on the fitted laws' prediction once the scale's store holds the
     first stage; before that, the a-priori grid (published laws plus offsets), for the cost estimate only.
     """
-    from scalelab.sweep import RunSpec, estimated_seconds
+    from scalelab.runner import RunSpec, estimated_seconds
 
     p = chapter_plan(scale)
     records = _stored_records(scale)

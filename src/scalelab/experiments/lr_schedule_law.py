@@ -156,7 +156,7 @@ def plan(scale: str, seed: int = 0) -> list:
         ValueError: on an unknown scale.
     """
     from scalelab.experiments import wsd_vs_cosine as ch3
-    from scalelab.sweep import RunSpec
+    from scalelab.runner import RunSpec
 
     p = chapter_plan(scale)
     prop = PROPOSED[scale]
@@ -201,8 +201,8 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
     from scalelab.book import validate_parameters
     from scalelab.experiments import chinchilla, wsd_vs_cosine
     from scalelab.paths import results_path
+    from scalelab.runner import run_chapter
     from scalelab.store import RunStore
-    from scalelab.sweep import run_chapter
 
     validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
     kw = {"seed": seed, "device": device, "refresh": refresh, "records_only": records_only}

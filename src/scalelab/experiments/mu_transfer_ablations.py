@@ -369,7 +369,7 @@ def plan(scale: str, seed: int = 0) -> list:
     Raises:
         ValueError: on an unknown scale.
     """
-    from scalelab.sweep import RunSpec
+    from scalelab.runner import RunSpec
 
     p = chapter_plan(scale)
     specs = []
@@ -395,7 +395,7 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
     from scalelab.book import validate_parameters
 
     validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
-    from scalelab.sweep import run_chapter
+    from scalelab.runner import run_chapter
 
     return run_chapter(SLUG, NB, plan(scale, seed=seed), scale, device=device, refresh=refresh,
                        records_only=records_only, store=store)
@@ -468,7 +468,7 @@ def stage2_grid(scale: str, name: str) -> tuple[float, ...]:
 
 def stage2_plan(scale: str, seed: int = 0) -> list:
     """Stage 'faithful': every arm of :data:`STAGE2_ARMS` × widths × 3 seeds × its grid, clipped at 1.0."""
-    from scalelab.sweep import RunSpec
+    from scalelab.runner import RunSpec
 
     p = chapter_plan(scale)
     specs = []
@@ -487,7 +487,7 @@ def long_horizon_plan(scale: str, seed: int = 0) -> list:
     """Stage 'long_horizon': C2.9's mechanism gate settled — baseline and decay arms (clipped, 3 seeds) run for
     MECHANISM_TAUS·τ_hidden steps at the two narrowest widths, τ from the first stage's baseline optimum
     (:data:`LONG_HORIZON_STEPS`, fixed here so that the plan does not move with the records)."""
-    from scalelab.sweep import RunSpec
+    from scalelab.runner import RunSpec
 
     p = chapter_plan(scale)
     specs = []
@@ -544,7 +544,7 @@ def plan_summary(scale: str):
     """One row per ablation: claim, the delta, runs, steps, tokens per run, LR grid, estimated hours."""
     import pandas as pd
 
-    from scalelab.sweep import estimated_seconds
+    from scalelab.runner import estimated_seconds
 
     p = chapter_plan(scale)
     dev = "gpu" if scale == "gpu" else "cpu"

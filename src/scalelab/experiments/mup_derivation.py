@@ -222,7 +222,7 @@ def plan(scale: str, seed: int = 0) -> list:
     Raises:
         ValueError: on an unknown scale.
     """
-    from scalelab.sweep import RunSpec
+    from scalelab.runner import RunSpec
     from scalelab.train import TrainConfig
 
     p = chapter_plan(scale)
@@ -252,7 +252,7 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
     from scalelab.book import validate_parameters
 
     validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
-    from scalelab.sweep import run_chapter
+    from scalelab.runner import run_chapter
 
     return run_chapter(SLUG, NB, plan(scale, seed=seed), scale, device=device, refresh=refresh,
                        records_only=records_only, store=store)
@@ -263,7 +263,7 @@ def plan_summary(scale: str):
     """One row per part of the chapter: runs, steps, tokens per run and estimated cost."""
     import pandas as pd
 
-    from scalelab.sweep import estimated_seconds
+    from scalelab.runner import estimated_seconds
 
     p = chapter_plan(scale)
     specs = plan(scale)
@@ -1019,7 +1019,7 @@ STAGE2_SEEDS = 3
 
 def stage2_plan(scale: str, seed: int = 0) -> list:
     """Stage 'fan_in_sp': fan-in SP × widths × 3 seeds × grid; SP and μP at seed + 2."""
-    from scalelab.sweep import RunSpec
+    from scalelab.runner import RunSpec
     from scalelab.train import TrainConfig
 
     p = chapter_plan(scale)

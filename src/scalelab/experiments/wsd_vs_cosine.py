@@ -293,7 +293,7 @@ def plan(scale: str, seed: int = 0) -> list:
     Raises:
         ValueError: on an unknown scale.
     """
-    from scalelab.sweep import RunSpec
+    from scalelab.runner import RunSpec
 
     p = chapter_plan(scale)
     specs = []
@@ -335,7 +335,7 @@ def controls_plan(scale: str, seed: int = 0) -> list:
 
     The stage renders only once all its runs are recorded (:func:`stage_complete`).
     """
-    from scalelab.sweep import RunSpec
+    from scalelab.runner import RunSpec
 
     p = chapter_plan(scale)
     base = plan(scale, seed=seed)
@@ -389,8 +389,8 @@ def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = Fals
     """
     from scalelab.book import validate_parameters
     from scalelab.paths import results_path
+    from scalelab.runner import lookup, sweep
     from scalelab.store import RunStore
-    from scalelab.sweep import lookup, sweep
 
     validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
     stages = stage_plans(scale, seed=seed)
@@ -428,7 +428,7 @@ def plan_summary(scale: str, seed: int = 0):
     """
     import pandas as pd
 
-    from scalelab.sweep import EVAL_FACTOR, estimated_seconds
+    from scalelab.runner import EVAL_FACTOR, estimated_seconds
 
     p = chapter_plan(scale)
     rows = {}
