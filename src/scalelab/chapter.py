@@ -1,0 +1,86 @@
+"""The chapter contract: what every ``scalelab.experiments.<slug>`` module provides, checked in one place.
+
+A chapter is a module with
+
+* ``SLUG``, ``NOTEBOOK`` (``NN_slug.ipynb``) and ``VERSION`` (part of every run key of the chapter);
+* its claims: ``STATEMENTS`` and ``SOURCES`` (claim id → text), and ``CRITERIA`` where the criterion is stated
+  as text before the results — :func:`claims_table` joins them into the one claims table;
+* its design: ``plan(scale, seed)`` (the first stage, the runs the page renders from) and
+  ``stage_plans(scale, seed)`` (every stage in order, the first being ``plan``; a later stage is analysed only
+  once all its runs are recorded, so main stays records-complete while a plan grows);
+* ``run(scale, …)`` (its records: trained where missing, or looked up with ``records_only``) and
+  ``analyze(records, scale)`` → :class:`scalelab.checks.Report`.
+
+:func:`conformance` lists what a module lacks; the test suite holds every chapter to it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from types import ModuleType
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+
+import scalelab.experiments as _experiments
+
+
+@runtime_checkable
+class Chapter(Protocol):
+    SLUG: str
+    NOTEBOOK: str
+    VERSION: int
+    STATEMENTS: dict
+    SOURCES: dict
+
+    def plan(self, scale: str, seed: int = 0) -> list: ...
+
+    def stage_plans(self, scale: str, seed: int = 0) -> dict: ...
+
+    def run(self, scale: str, **kwargs) -> list[dict]: ...
+
+    def analyze(self, records: list[dict], scale: str): ...
+
+
+REQUIRED = ("SLUG", "NOTEBOOK", "VERSION", "STATEMENTS", "SOURCES", "plan", "stage_plans", "run", "analyze")
+
+
+def chapters() -> list[ModuleType]:
+    """Every experiments module that declares a ``SLUG``, in notebook order."""
+    mods = []
+    for info in pkgutil.iter_modules(_experiments.__path__):
+        mod = importlib.import_module(f"scalelab.experiments.{info.name}")
+        if getattr(mod, "SLUG", None):
+            mods.append(mod)
+    return sorted(mods, key=lambda m: m.NOTEBOOK)
+
+
+def conformance(mod: ModuleType) -> list[str]:
+    """What ``mod`` lacks or gets wrong against the contract (empty when it conforms)."""
+    problems = [f"missing {name}" for name in REQUIRED if not hasattr(mod, name)]
+    if problems:
+        return problems
+    if not (mod.NOTEBOOK.endswith(".ipynb") and mod.NOTEBOOK[:2].isdigit() and mod.SLUG in mod.NOTEBOOK):
+        problems.append(f"NOTEBOOK {mod.NOTEBOOK!r} is not NN_{mod.SLUG}.ipynb")
+    if not isinstance(mod.VERSION, int):
+        problems.append("VERSION is not an int")
+    if set(mod.STATEMENTS) != set(mod.SOURCES):
+        odd = sorted(set(mod.STATEMENTS) ^ set(mod.SOURCES))
+        problems.append(f"STATEMENTS and SOURCES name different claims: {odd}")
+    crit = getattr(mod, "CRITERIA", None)
+    if isinstance(crit, dict) and not set(crit) <= set(mod.STATEMENTS):
+        problems.append(f"CRITERIA for claims without a statement: {sorted(set(crit) - set(mod.STATEMENTS))}")
+    for name in ("plan", "stage_plans"):
+        params = inspect.signature(getattr(mod, name)).parameters
+        if list(params)[:2] != ["scale", "seed"]:
+            problems.append(f"{name} does not take (scale, seed)")
+    return problems
+
+
+def claims_table(mod: ModuleType) -> pd.DataFrame:
+    """The chapter's claims: id, statement, criterion (where stated as text) and source."""
+    crit = getattr(mod, "CRITERIA", None) or {}
+    return pd.DataFrame([{"claim": c, "statement": mod.STATEMENTS[c], "criterion": crit.get(c, ""),
+                          "source": mod.SOURCES[c]} for c in mod.STATEMENTS])
