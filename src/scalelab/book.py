@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scalelab.paths import build_dir, repo_root, results_path
+from scalelab.records import schema_markdown
 from scalelab.scales import SCALES, validate_scale
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
@@ -392,7 +393,7 @@ def plan_stage(scale: str = RENDER_SCALE) -> list[dict]:
 
 GLANCE = "verdicts"  # "Verdicts at a glance": the first page after the introduction
 FRONT = ("notation",)
-BACK = ("reproducibility", "performance", "references")
+BACK = ("verdict_rules", "reproducibility", "record_schema", "performance", "references")
 
 
 def toc_yaml(stems: Sequence[str]) -> str:
@@ -587,6 +588,7 @@ def stage(scale: str = RENDER_SCALE, log=print) -> list[dict]:
     (gen / "rendering.md").write_text(rendering_markdown(plan))
     (gen / "performance.md").write_text(performance_markdown())
     (gen / f"{GLANCE}.md").write_text(glance_page(plan))
+    (gen / "record_schema.md").write_text(schema_markdown())
     return plan
 
 

@@ -62,7 +62,8 @@ def test_toc_lists_setup_chapters_and_back_matter():
     lines = [ln.strip() for ln in toc.splitlines()]
     files = [ln.removeprefix("- file: ") for ln in lines if ln.startswith("- file:")]
     assert files == ["verdicts", "notation", "chapters/00_setup", "chapters/01_mup_derivation",
-                     "chapters/05_chinchilla", "reproducibility", "performance", "references"]
+                     "chapters/05_chinchilla", "verdict_rules", "reproducibility", "record_schema", "performance",
+                     "references"]
     assert "root: intro" in lines
 
 
