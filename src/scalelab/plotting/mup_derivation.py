@@ -57,6 +57,8 @@ def operator_norms(opnorms):
 def coord_check(coords):
     """Mean |activation| against width at each of the first steps, SP (top) and μP (bottom), log–log."""
     plt = _plt()
+    if "measure" in coords:
+        coords = coords[coords["measure"] == "abs"]
     sites = list(dict.fromkeys(coords["site"]))
     fig, axes = plt.subplots(2, len(sites), figsize=(3.2 * len(sites), 6), constrained_layout=True, sharex=True)
     steps = sorted(coords["step"].unique())
@@ -79,6 +81,29 @@ def coord_check(coords):
                 ax.set_ylabel("mean |activation|")
             ax.grid(alpha=0.3, which="both")
     axes[0, 0].legend(fontsize=8)
+    return fig
+
+
+def coord_change(coords):
+    """Mean |x_T − x_0| (the change since init on the probe batch) against d_model per site, SP and μP, log–log;
+    seed mean with the seeds' range."""
+    plt = _plt()
+    c = coords[coords["measure"] == "change"]
+    sites = list(dict.fromkeys(c["site"]))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True, sharey=True)
+    for ax, param in zip(axes, ("sp", "mup")):
+        for site in sites:
+            m = c[(c["parametrization"] == param) & (c["site"] == site)].groupby("d_model")["mean_abs"]
+            m = m.agg(["mean", "min", "max"])
+            ax.errorbar(m.index, m["mean"], yerr=[m["mean"] - m["min"], m["max"] - m["mean"]], marker="o",
+                        capsize=2, label=site)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel(r"$d_\mathrm{model}$")
+        ax.set_title(f"{LABELS[param]}: change since init after {int(c['step'].max())} updates", fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel(r"mean $|x_T - x_0|$")
+    axes[1].legend(fontsize=8)
     return fig
 
 
