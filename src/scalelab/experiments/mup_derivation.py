@@ -143,7 +143,8 @@ class ChapterPlan:
     mde, ~0.22 in exponent, exceeded the ±0.1 tolerance) and, at cpu, five coordinate-check seeds over
     d_model 32…256 (the LR-transfer widths, 8×) with five Adam updates: the change since init already
     separates SP (exponent ≈ 1 at the hidden sites after one update, C1.4) from μP (0) there, and d 512
-    and ten steps cost four times as much for the same criterion.
+    and ten steps cost four times as much for the same criterion. Smoke uses the same coordinate widths
+    (d_head ≥ 8; at d_head 4 the μP block outputs' finite-width drift alone misses the control).
 
     The LR-transfer grid uses a fixed head count (``n_head``), so d_head grows with width and μP's
     1/d_head attention differs from SP's 1/√d_head away from the base width. The base width is the
@@ -195,7 +196,7 @@ class ChapterPlan:
 PLANS = {
     "smoke": ChapterPlan(
         numeric_widths=(64, 128, 256), numeric_seeds=3,
-        coord_widths=(16, 32, 64, 128), coord_seeds=3, coord_steps=5, coord_batch=4, coord_seq_len=16,
+        coord_widths=(32, 64, 128, 256), coord_seeds=3, coord_steps=5, coord_batch=4, coord_seq_len=16,
         coord_n_layer=1,
         widths=(16, 32), n_layer=1, n_head=4, seq_len=32, batch_size=4, total_steps=30, warmup_steps=3,
         lr_exponents=(-8.0, -6.0, -4.0, -2.0, 0.0), seeds=2, eval_tokens=2048,
