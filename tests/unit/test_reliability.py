@@ -226,13 +226,15 @@ def test_workers_exit_when_the_sweep_is_killed(tmp_path):
 
 # ---- 6. the gpu scale where runs would execute on a CPU ---------------------------------------------------
 def test_gpu_scale_on_a_cpu_is_refused_before_compute(tmp_root, monkeypatch):
+    import scalelab.runner as R
     import scalelab.sweep as S
 
     def no_compute(*a, **k):
         raise AssertionError("compute started")
 
-    monkeypatch.setattr(S, "run_pending", no_compute)
-    monkeypatch.setattr(S, "train", no_compute)
+    monkeypatch.setattr(S, "run_pending", no_compute)  # the CLI's name for it
+    monkeypatch.setattr(R, "run_pending", no_compute)
+    monkeypatch.setattr(R, "train", no_compute)
     with pytest.raises(SystemExit, match=r"CPU-hours.*--allow-cpu"):
         S.main(["03", "--scale", "gpu", "--device", "cpu", "--executor", "local"])
     specs = _tiny_specs()
