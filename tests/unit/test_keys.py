@@ -13,7 +13,8 @@ from scalelab.sweep import RunSpec
 from scalelab.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAPTERS = ["mup_derivation", "mu_transfer_ablations", "wsd_vs_cosine", "deepseek_lr_batch", "chinchilla"]
+CHAPTERS = ["mup_derivation", "mu_transfer_ablations", "wsd_vs_cosine", "deepseek_lr_batch", "chinchilla",
+            "lr_schedule_law"]
 
 
 def _records(slug):

@@ -684,7 +684,8 @@ def analyze(records: list[dict], scale: str, seed: int = 0, pre: Analysis | None
                                        "recorded", source=SOURCES["C6.3"],
                                        reason="the proposed schedules are planned but not all trained yet"))
         else:
-            diffs = _proposal_gaps(records, a.runs, prop, scale, seed)
+            # a.runs holds chapter 3's runs only (the laws are fitted and judged on them); add the proposals
+            diffs = _proposal_gaps(records, pd.concat([a.runs, runs_table(own)], ignore_index=True), prop, scale, seed)
             iv = mean_interval(diffs, unit="seed")
             verdicts.append(judge("C6.3", STATEMENTS["C6.3"], Claim(-BEAT_MARGIN, BEAT_MARGIN, "less", "nats"), iv,
                                   source=SOURCES["C6.3"], criterion=CRITERIA["C6.3"]))
