@@ -84,3 +84,10 @@ def claims_table(mod: ModuleType) -> pd.DataFrame:
     crit = getattr(mod, "CRITERIA", None) or {}
     return pd.DataFrame([{"claim": c, "statement": mod.STATEMENTS[c], "criterion": crit.get(c, ""),
                           "source": mod.SOURCES[c]} for c in mod.STATEMENTS])
+
+
+def recorded_all(specs: list, records: list[dict]) -> bool:
+    """Whether every spec has a record among ``records`` (matched by config key, corpus-independent as the book
+    renders): what a chapter's ``stage_complete`` asks of a stage before its analysis uses it."""
+    have = {r.get("config_key") for r in records}
+    return all(sp.config_key in have for sp in specs)

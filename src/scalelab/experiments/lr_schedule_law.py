@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from scalelab.chapter import recorded_all
 from scalelab.scales import validate_scale
 
 SLUG = "lr_schedule_law"
@@ -184,8 +185,7 @@ def stage_plans(scale: str, seed: int = 0) -> dict[str, list]:
 def stage_complete(records: list[dict], scale: str, stage: str = "proposed", seed: int = 0) -> bool:
     """Whether every run of ``stage`` has a record among ``records`` (and the stage has runs)."""
     specs = stage_plans(scale, seed)[stage]
-    have = {r.get("config_key") for r in records}
-    return bool(specs) and all(sp.config_key in have for sp in specs)
+    return bool(specs) and recorded_all(specs, records)
 
 
 def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = False, records_only: bool = False,

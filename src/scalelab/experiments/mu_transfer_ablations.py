@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scalelab.chapter import recorded_all
 from scalelab.scales import validate_scale
 
 SLUG = "mu_transfer_ablations"
@@ -517,9 +518,8 @@ def stage_plans(scale: str, seed: int = 0) -> dict[str, list]:
 
 def stage_complete(records: list[dict], scale: str, stage: str = STAGE2, seed: int = 0) -> bool:
     """Whether every run of ``stage`` has a record among ``records`` (matched by config key)."""
-    have = {r.get("config_key") for r in records}
     specs = stage_plans(scale, seed)[stage]
-    return bool(specs) and all(sp.config_key in have for sp in specs)
+    return bool(specs) and recorded_all(specs, records)
 
 
 def stage_summary(scale: str, seed: int = 0, seconds: dict | None = None):

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scalelab.chapter import recorded_all
 from scalelab.scales import validate_scale
 
 SLUG = "mup_derivation"
@@ -1300,5 +1301,4 @@ def stage_plans(scale: str, seed: int = 0) -> dict[str, list]:
 
 def stage_complete(records: list[dict], scale: str, stage: str = STAGE2, seed: int = 0) -> bool:
     """Whether every run of ``stage`` has a record among ``records`` (matched by config key)."""
-    have = {r.get("config_key") for r in records}
-    return all(sp.config_key in have for sp in stage_plans(scale, seed)[stage])
+    return recorded_all(stage_plans(scale, seed)[stage], records)
