@@ -1041,7 +1041,8 @@ def takeaway_numbers(records: list[dict], scale: str) -> dict:
 
         iv = sp_ctl[0].interval
         out["sp_control_mde"] = minimum_detectable_effect(iv.se, iv.df, level=iv.level)
-    return out
+    # plain Python numbers: glue formats its text/plain repr, and numpy 2 writes np.float64(…) there
+    return {k: float(v) if isinstance(v, (float, np.floating, np.integer)) else v for k, v in out.items()}
 
 
 # The verdicts of the first rule (|Δ| ± u against one and two grid steps, bootstrap over two seeds), recomputed
