@@ -294,10 +294,15 @@ def train(
         if done in cfg.checkpoint_steps:
             path = Path(ckpt_dir) / f"step{done}.pt"
             path.parent.mkdir(parents=True, exist_ok=True)
-            # a name of its own: two trainers of one config (two sweeps, a recreated parent) must not share it
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+            # A unique temporary *directory* (two trainers of one config must not collide) holding the file under
+            # its canonical name: torch.save names the archive inside the file after the file's stem, so a unique
+            # file name would change the checkpoint's sha256, which branches record and the chapters check.
+            tmp_dir = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+            tmp_dir.mkdir()
+            tmp = tmp_dir / f"{path.stem}.tmp"
             torch.save({"step": done, "model": model.state_dict(), "optimizer": opt.state_dict()}, tmp)
             tmp.replace(path)
+            tmp_dir.rmdir()
             checkpoints[str(done)] = {"path": str(path), "sha256": file_sha256(path)}
         if stop_at is not None and done >= stop_at:
             status = "stopped"
