@@ -196,15 +196,19 @@ class RunStore:
             The number of current records.
         """
         with self._locked():
-            lines = self._lines()
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-            with open(tmp, "w") as f:
-                for r in lines:
-                    f.write(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            self._rewrite(self._lines())
         return len(self.records())
+
+    def _rewrite(self, lines: list[dict]) -> None:
+        """Replace the file with ``lines`` atomically (a unique temporary file, fsynced, renamed); the caller
+        holds the lock."""
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        with open(tmp, "w") as f:
+            for r in lines:
+                f.write(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
 
     def set_aside(self, keep, target) -> int:
         """Move the lines whose record fails ``keep`` to the store ``target(corpus)`` names for its corpus
@@ -218,13 +222,7 @@ class RunStore:
                 with open(dest, "a") as f:  # a side store nobody trains into while this lock is held
                     f.write(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n")
             if moved:
-                tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-                with open(tmp, "w") as f:
-                    for r in stay:
-                        f.write(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n")
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.path)
+                self._rewrite(stay)
         return len(moved)
 
     # ---- leases: which runs a live process is training -------------------------------------------------

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -171,7 +171,7 @@ class AnnealingLaw:
         return self.L0 + self.A * s1 ** (-self.alpha) - self.C * annealing_area(m, s, self.decay, warmup_steps)
 
     def params(self) -> dict:
-        return {"L0": self.L0, "A": self.A, "alpha": self.alpha, "C": self.C, "decay": self.decay}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -196,8 +196,7 @@ class MultiPowerLaw:
         return self.L0 + self.A * s1 ** (-self.alpha) - self.B * ld
 
     def params(self) -> dict:
-        return {"L0": self.L0, "A": self.A, "alpha": self.alpha, "B": self.B, "C": self.C, "beta": self.beta,
-                "gamma": self.gamma}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
