@@ -28,6 +28,7 @@ Pure compute: :func:`scalelab.runner.sweep` groups batchable specs and writes th
 
 from __future__ import annotations
 
+import json
 import math
 import time
 
@@ -53,7 +54,6 @@ def group_key(cfg: TrainConfig) -> str | None:
     d = cfg.to_dict()
     for f in MEMBER_FIELDS:
         d.pop(f)
-    import json
 
     return json.dumps(d, sort_keys=True)
 

@@ -21,14 +21,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
 import torch
 
 from scalelab import batched
-from scalelab.model import ModelConfig
-from scalelab.train import TrainConfig, resolve_device, train
+from scalelab.dryrun import num_params
+from scalelab.envinfo import environment
+from scalelab.fit import bench_fit
+from scalelab.model import GPT, ModelConfig
+from scalelab.optim import build_optimizer
+from scalelab.paths import repo_root
+from scalelab.runner import worker_pool
+from scalelab.train import TrainConfig, _autocast, resolve_device, train
 
 
 def matmul_peak(device: torch.device, n: int = 1024, seconds: float = 2.0) -> float:
@@ -102,9 +109,6 @@ def step_loop_tokens_per_s(cfg: TrainConfig, device: torch.device, compile: bool
     Raises:
         ValueError: ``compile`` on a CPU (measured 0.93–1.06× of eager there, so it is off).
     """
-    from scalelab.model import GPT
-    from scalelab.optim import build_optimizer
-    from scalelab.train import _autocast
 
     if compile and device.type != "cuda":
         raise ValueError("torch.compile is a CUDA option: on CPU it measured 0.93–1.06× of eager, so it stays off")
@@ -134,7 +138,6 @@ def bench_compile(device: str = "cuda", steps: int = 20) -> dict:
     cfg = pinned_config(dev)
     eager = step_loop_tokens_per_s(cfg, dev, compile=False, steps=steps)
     compiled = step_loop_tokens_per_s(cfg, dev, compile=True, steps=steps)
-    from scalelab.dryrun import num_params
 
     n = num_params(cfg.model)
     peak = bf16_peak(torch.cuda.get_device_name(dev))
@@ -187,9 +190,7 @@ def bench_batched(device: str = "auto", widths=(64, 128, 256), ks=(1, 2, 4, 8), 
     trainer in this warm process (``sequential``, torch's default threads), stacked in one batched
     model (``batched``), and side by side on ``jobs`` worker processes with cores/jobs threads each
     (``parallel``; CPU only, default: one worker per core; the pool is started and warmed first)."""
-    import os
 
-    from scalelab.runner import worker_pool
 
     dev = resolve_device(device)
     pool = None
@@ -227,8 +228,6 @@ def bench_batched(device: str = "auto", widths=(64, 128, 256), ks=(1, 2, 4, 8), 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from scalelab.envinfo import environment
-    from scalelab.paths import repo_root
 
     ap = argparse.ArgumentParser(prog="python -m scalelab.bench")
     ap.add_argument("what", nargs="?", default="all", choices=["train", "batched", "decide", "fit", "all"])
@@ -271,18 +270,13 @@ def main(argv: list[str] | None = None) -> int:
                                          for k, v in row.items()))
     if args.what in ("fit", "all"):
         try:
-            from scalelab.fit import bench_fit
-        except ImportError:
-            bench_fit = None
-        if bench_fit is not None:
-            try:
-                out["fit"] = bench_fit()
-            except Exception as err:  # e.g. offline without SCALELAB_ANCHORS_DIR: keep the other results
-                print(f"fit    skipped: {err}")
-                out["fit_error"] = str(err)
-            else:
-                print("fit    " + "  ".join(f"{k}={v:.3g}" for k, v in out["fit"].items()
-                                            if isinstance(v, (int, float))))
+            out["fit"] = bench_fit()
+        except Exception as err:  # e.g. offline without SCALELAB_ANCHORS_DIR: keep the other results
+            print(f"fit    skipped: {err}")
+            out["fit_error"] = str(err)
+        else:
+            print("fit    " + "  ".join(f"{k}={v:.3g}" for k, v in out["fit"].items()
+                                        if isinstance(v, (int, float))))
     if not args.no_save:
         dev = out.get("train", {}).get("device", "cpu").split(":")[0]
         path = repo_root() / "results" / "bench" / f"bench_{dev}.json"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import importlib.util
 import json
 import os
@@ -33,9 +34,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalelab.paths import build_dir, repo_root, results_path
+from scalelab import __version__, glance
+from scalelab.chapter import takes_records
+from scalelab.paths import build_dir, repo_root, report_path, results_path
 from scalelab.records import schema_markdown
 from scalelab.scales import SCALES, validate_scale
+from scalelab.store import RunStore
+from scalelab.train import DEVICES
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 RENDER_SCALE = "cpu"  # the scale the book renders from committed records
@@ -57,7 +62,6 @@ def validate_parameters(*, scale, seed=0, refresh=False, device="auto", records_
     Raises:
         ValueError: naming the parameter, the value given and the valid values.
     """
-    from scalelab.train import DEVICES
 
     problems = []
     if not isinstance(scale, str) or scale not in SCALES:
@@ -175,7 +179,6 @@ def fresh_entry(nb: Notebook, scale: str, records_only: bool) -> dict | None:
 
 def _reads(nb: Notebook) -> tuple[str, ...]:
     """Slugs of other chapters whose stores a chapter reads (its module's ``READS``; most read none)."""
-    import importlib
 
     return tuple(getattr(importlib.import_module(nb.module), "READS", ())) if nb.is_chapter else ()
 
@@ -193,14 +196,17 @@ def record_progress(nb: Notebook, scale: str) -> tuple[int, int]:
     chapters' stores (``READS``) plans the runs it reads with ``input_plans(scale)``, by store, and
     its own runs with ``plan`` (a stage of its own that renders only when complete).
     """
-    import importlib
 
-    from scalelab.store import RunStore
 
     if not nb.is_chapter:
         return 0, 0
     mod = importlib.import_module(nb.module)
-    by_store = dict(mod.input_plans(scale)) if _reads(nb) else {nb.slug: mod.plan(scale)}
+    if _reads(nb):
+        by_store = dict(mod.input_plans(scale))
+    elif takes_records(mod.plan):  # a staged design: placed on the chapter's own records, read here
+        by_store = {nb.slug: mod.plan(scale, records=RunStore(results_path(nb.slug, scale)).records())}
+    else:
+        by_store = {nb.slug: mod.plan(scale)}
     done = planned = 0
     for slug, specs in by_store.items():
         have = RunStore(results_path(slug, scale)).by_config_key()
@@ -219,7 +225,6 @@ def records_complete(nb: Notebook, scale: str) -> bool:
 
 def record_count(slug: str, scale: str) -> int:
     """How many records a chapter has at a scale (0 when its JSONL does not exist)."""
-    from scalelab.store import RunStore
 
     return len(RunStore(results_path(slug, scale)).records())
 
@@ -411,7 +416,6 @@ def toc_yaml(stems: Sequence[str]) -> str:
 
 def status_rows(root: Path | None = None) -> list[dict]:
     """One row per (chapter, scale) store under ``results/``: runs, devices, torch versions, seconds."""
-    from scalelab.store import RunStore
 
     root = root or repo_root()
     names = {nb.slug: nb.stem for nb in discover(root)}
@@ -539,8 +543,6 @@ def glance_page(plan: list[dict]) -> str:
     Raises:
         BookError: when a chapter's report is missing or older than the execution that renders its page.
     """
-    from scalelab import __version__, glance
-    from scalelab.paths import report_path
 
     chapters, problems = [], []
     for p in plan:

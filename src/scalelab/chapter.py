@@ -86,6 +86,12 @@ def claims_table(mod: ModuleType) -> pd.DataFrame:
                           "source": mod.SOURCES[c]} for c in mod.STATEMENTS])
 
 
+def takes_records(fn) -> bool:
+    """Whether a chapter's planning function places runs on records (a ``records=`` keyword): a staged design,
+    such as chapter 4's held-out grid placed on the fitted grid. Its caller reads the store and passes them."""
+    return "records" in inspect.signature(fn).parameters
+
+
 def recorded_all(specs: list, records: list[dict]) -> bool:
     """Whether every spec has a record among ``records`` (matched by config key, corpus-independent as the book
     renders): what a chapter's ``stage_complete`` asks of a stage before its analysis uses it."""

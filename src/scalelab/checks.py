@@ -17,6 +17,11 @@ import math
 from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
+from scalelab.paths import report_path
+from scalelab.scales import validate_scale
+
 VERDICTS = ("reproduced", "not resolved at this scale", "contradicted")
 KINDS = ("statistical", "arithmetic")  # how a verdict was reached (see scalelab.verdicts)
 SIDES = ("two-sided", "greater", "less")  # the shape of a claim's region around its claimed effect
@@ -249,8 +254,6 @@ class Report:
     verdicts: list[Verdict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from scalelab.scales import validate_scale
-
         validate_scale(self.scale)
         self.checks = list(self.checks)
         self.verdicts = list(self.verdicts)
@@ -298,8 +301,6 @@ class Report:
         Returns:
             The path written.
         """
-        from scalelab.paths import report_path
-
         path = Path(path) if path is not None else report_path(self.slug, self.scale)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
@@ -313,16 +314,12 @@ class Report:
 
     def checks_table(self):
         """Validity checks as a DataFrame (check, passed, value, criterion)."""
-        import pandas as pd
-
         return pd.DataFrame([{"check": c.name, "passed": "✓" if c.passed else "✗", "value": c.value,
                               "criterion": c.criterion} for c in self.checks],
                             columns=["check", "passed", "value", "criterion"])
 
     def verdict_table(self):
         """Claim verdicts as a DataFrame (claim, statement, verdict, evidence, criterion, source)."""
-        import pandas as pd
-
         return pd.DataFrame([{"claim": v.claim, "statement": v.statement, "verdict": v.verdict,
                               "evidence": v.evidence, "criterion": v.criterion, "source": v.source}
                              for v in self.verdicts],
@@ -331,3 +328,74 @@ class Report:
     def verdict_counts(self) -> dict[str, int]:
         """How many claims got each verdict (all three keys present)."""
         return {k: sum(v.verdict == k for v in self.verdicts) for k in VERDICTS}
+
+
+# ---- the generic validity checks every chapter with runs makes -------------------------------------------------
+# One implementation each, so that a check of the same name means the same thing on every page.
+RUN_STATUSES = ("finished", "diverged")  # a diverged run is a result, not a failure
+
+
+def runs_finished(records: list[dict], planned: list | None = None, *, planned_label: str = "planned runs") -> Check:
+    """Every record finished or diverged, and every planned run (``RunSpec``s, matched by config key) has one.
+
+    Args:
+        records: the chapter's records.
+        planned: the runs that must have a record (None: no completeness requirement beyond ``records``).
+        planned_label: how the value names the planned runs (e.g. "planned cosine/stable runs").
+    """
+    status = [r.get("result", {}).get("status") for r in records]
+    n_fin = sum(s == "finished" for s in status)
+    n_div = sum(s == "diverged" for s in status)
+    n_other = len(status) - n_fin - n_div
+    have = {r.get("config_key") for r in records}
+    missing = [s for s in (planned or []) if s.config_key not in have]
+    return Check("runs finished or recorded as diverged", bool(records) and not n_other and not missing,
+                 f"{n_fin} finished, {n_div} diverged, {n_other} other, {len(missing)} {planned_label} without a "
+                 f"record", "every planned run has a record with status finished|diverged")
+
+
+def budgets_met(records: list[dict]) -> Check:
+    """Every finished run processed exactly its steps and tokens, starting where its config says.
+
+    A run trains ``total_steps − init_step`` steps (a branch starts at its parent's checkpoint step ``init_step``)
+    of ``batch_size · seq_len`` tokens each.
+    """
+    finished = [r for r in records if r.get("result", {}).get("status") == "finished"]
+    unmet = []
+    for r in finished:
+        res, c = r["result"], r["config"]
+        start = int(c.get("init_step") or 0)
+        want = int(c["total_steps"]) - start
+        per_step = int(c["batch_size"]) * int(c["model"]["seq_len"])
+        if res.get("steps") != want or res.get("tokens") != want * per_step or res.get("start_step", 0) != start:
+            unmet.append(f"{r.get('experiment', '?')}@{c['total_steps']}: {res.get('steps')}/{want} steps")
+    return Check("budgets met", bool(finished) and not unmet,
+                 f"{len(finished) - len(unmet)} of {len(finished)} finished runs processed exactly their steps and "
+                 f"tokens" + (f"; e.g. {unmet[0]}" if unmet else ""),
+                 "steps == total_steps − init_step, tokens == steps · batch_size · seq_len, start at init_step")
+
+
+def optima_interior(items: list[tuple[str, bool]], what: str) -> Check:
+    """Every listed grid optimum is interior (``scalelab.optimum``'s rule): ``items`` = [(label, interior), …]."""
+    edge = [label for label, interior in items if not interior]
+    n = len(items)
+    return Check(f"LR optima interior ({what})", n > 0 and not edge,
+                 f"{n - len(edge)} of {n} optima interior" + (f"; at an edge: {', '.join(edge[:6])}" if edge else ""),
+                 "the best seed-mean grid point has a grid point on both sides (scalelab.optimum)")
+
+
+def branches_reuse_checkpoints(records: list[dict]) -> Check:
+    """Every branch names the sha256 of the checkpoint its parent's record lists at the branch step."""
+    by_ckey = {r.get("config_key"): r for r in records}
+    branches = [r for r in records if r["config"].get("init_from")]
+    wrong = []
+    for r in branches:
+        parent = by_ckey.get(r["config"]["init_from"])
+        step = str(r["config"]["init_step"])
+        psha = (parent or {}).get("result", {}).get("checkpoints", {}).get(step, {}).get("sha256")
+        if parent is None or psha is None or r["result"].get("parent_checkpoint_sha256") != psha:
+            wrong.append(f"{r.get('experiment', '?')}@{r['config']['total_steps']} from step {step}")
+    return Check("branches reuse their parent's checkpoint", bool(branches) and not wrong,
+                 f"{len(branches) - len(wrong)} of {len(branches)} branches name a checkpoint whose sha256 equals "
+                 f"the one in the parent's record" + (f"; e.g. {wrong[0]}" if wrong else ""),
+                 "result.parent_checkpoint_sha256 == parent result.checkpoints[init_step].sha256")

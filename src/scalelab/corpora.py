@@ -28,6 +28,7 @@ Used through :func:`scalelab.data.load_corpus` by the name ``fineweb_edu``.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from huggingface_hub import HfApi, hf_hub_download
 
 from scalelab.corpus_core import HELDOUT_MODULUS, Corpus, cache_dir
 
@@ -113,7 +115,6 @@ def _mirror_files(source: HFSource, mirror: Path) -> tuple[list[Path], str]:
 
 
 def _hub_files(source: HFSource, local_dir: Path | None = None) -> tuple[list[Path], str]:
-    from huggingface_hub import HfApi, hf_hub_download
 
     resolved = HfApi().dataset_info(source.repo, revision=source.revision).sha
     paths = [Path(hf_hub_download(source.repo, f, repo_type="dataset", revision=resolved,
@@ -229,7 +230,6 @@ def write_mirror(folder: str | Path, source: HFSource = FINEWEB_EDU) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
 
     ap = argparse.ArgumentParser(prog="python -m scalelab.corpora", description="The gpu scale's pinned corpus.")
     sub = ap.add_subparsers(dest="cmd", required=True)

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from scalelab.corpora import SOURCES, load_named
 from scalelab.corpus_core import HELDOUT_MODULUS, Corpus, cache_dir  # noqa: F401  (re-exported)
 
 EXCLUDED_DIRS = frozenset({"site-packages", "dist-packages", "__pycache__", "test", "tests", "idle_test"})
@@ -182,7 +183,6 @@ def validate_corpus_name(name: str) -> str:
     Raises:
         ValueError: naming the valid corpus kinds.
     """
-    from scalelab.corpora import SOURCES  # pinned Hugging Face corpora (the gpu scale's)
 
     if name in ("stdlib", "python_all", *SOURCES) or name.startswith(("dir:", "hf:")):
         return name
@@ -201,7 +201,6 @@ def load_corpus(name: str = "stdlib") -> Corpus:
         ValueError: on an unknown corpus name (the message lists the valid kinds).
     """
     validate_corpus_name(name)
-    from scalelab.corpora import SOURCES, load_named
 
     if name in SOURCES:
         return load_named(name)  # pinned by dataset revision, cached by scalelab.corpora

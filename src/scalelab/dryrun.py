@@ -39,6 +39,11 @@ from dataclasses import dataclass
 
 import torch
 
+from scalelab.corpora import FINEWEB_EDU, max_epochs
+from scalelab.model import GPT
+from scalelab.scales import validate_scale
+from scalelab.sweep import chapter_modules, full_plan
+
 GB = 1e9
 GIB = 2**30
 DEVICE_GB = {"80 GB (A100/H100)": 80.0, "141 GB (H200)": 141.0}
@@ -75,7 +80,6 @@ def mlp_hidden_units(model_cfg) -> float:
 
 def num_params(model_cfg) -> int:
     """Parameters of :class:`scalelab.model.GPT` counted on the meta device (no memory, no init)."""
-    from scalelab.model import GPT
 
     with torch.device("meta"):
         model = GPT(model_cfg)
@@ -115,7 +119,6 @@ def memory_estimate(cfg, device: str = "cuda", n_params: int | None = None) -> M
 
 def meta_step(cfg) -> None:
     """One forward and backward of ``cfg``'s model and batch on the meta device: shapes only, no compute."""
-    from scalelab.model import GPT
 
     with torch.device("meta"):
         model = GPT(cfg.model)
@@ -135,7 +138,6 @@ def chapter_dry_run(module, scale: str = "gpu", seed: int = 0, step: bool = Fals
     """Build every model of ``module``'s plan at ``scale`` on the meta device and size every run; with ``step``,
     also one meta forward and backward per distinct model (about a second each on a CPU: shape checks through
     torch's Python decompositions)."""
-    from scalelab.sweep import full_plan
 
     specs = full_plan(module, scale, seed)  # every stage of the chapter
     params: dict = {}
@@ -175,7 +177,6 @@ def gpu_hours(flops: float, mfu: float = DEFAULT_MFU, peak: float = BF16_PEAK_FL
 
 def dry_run(scale: str = "gpu", seed: int = 0, step: bool = False) -> list[dict]:
     """:func:`chapter_dry_run` for every chapter, in chapter order."""
-    from scalelab.sweep import chapter_modules
 
     names = sorted({name for key, name in chapter_modules().items() if key[:2].isdigit()},
                    key=lambda n: importlib.import_module(n).NOTEBOOK)
@@ -183,8 +184,6 @@ def dry_run(scale: str = "gpu", seed: int = 0, step: bool = False) -> list[dict]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from scalelab.corpora import FINEWEB_EDU, max_epochs
-    from scalelab.scales import validate_scale
 
     ap = argparse.ArgumentParser(prog="python -m scalelab.dryrun", description=__doc__.split("\n")[0])
     ap.add_argument("--scale", default="gpu")

@@ -7,10 +7,14 @@ import platform
 import subprocess
 from functools import lru_cache
 
+import numpy
+import torch
+
+from scalelab.paths import repo_root
+
 
 @lru_cache(maxsize=1)
 def git_sha() -> str | None:
-    from scalelab.paths import repo_root
 
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True, text=True,
@@ -22,8 +26,6 @@ def git_sha() -> str | None:
 
 def environment() -> dict:
     """Python, torch, numpy versions, platform, device, CPU count and the git sha."""
-    import numpy
-    import torch
 
     device = "cpu"
     if torch.cuda.is_available():

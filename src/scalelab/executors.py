@@ -21,12 +21,29 @@ Used by the sweep CLI; chapters call :func:`scalelab.sweep.run_chapter`, which t
 
 from __future__ import annotations
 
+import functools
 import math
+import multiprocessing as mp
 import os
 import re
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+
+import torch
+
+from scalelab.runner import (
+    _ancestors,
+    _checkpoint_path,
+    _corpus_fp,
+    _init_ckpt,
+    ckpt_root,
+    estimated_flops,
+    run_pending,
+)
+from scalelab.store import make_record
+from scalelab.train import resolve_device, train
 
 EXECUTORS = ("local", "slurm", "dask://host:port")
 POLL_S = {"local": 0.05, "slurm": 5.0, "dask": 0.2}  # how often finished runs are collected, per executor kind
@@ -109,9 +126,6 @@ def train_record(spec, device: str = "auto", init_checkpoint: str | None = None)
     The record is the one :func:`scalelab.sweep.run_spec` appends (same key, same provenance); the caller
     puts it in the store.
     """
-    from scalelab.runner import _corpus_fp, ckpt_root
-    from scalelab.store import make_record
-    from scalelab.train import train
 
     corpus = _corpus_fp(spec.config.corpus)
     t0 = time.perf_counter()
@@ -124,7 +138,6 @@ def train_records(spec, device: str = "auto", ancestors: tuple = ()) -> list[dic
     """Worker body: train ``spec`` and return its record, after its ancestors' records for any ancestor whose
     checkpoint this machine lacks (``ancestors``: parent first, as :func:`scalelab.sweep._ancestors` lists them).
     """
-    from scalelab.runner import _checkpoint_path, _init_ckpt
 
     chain = [*reversed(ancestors), spec]  # oldest first
     # The first link whose parent checkpoint exists here (or that has no parent) is where training starts.
@@ -143,7 +156,6 @@ def train_records(spec, device: str = "auto", ancestors: tuple = ()) -> list[dic
 # ----------------------------------------------------------------------------- devices
 def visible_gpus() -> list[str]:
     """The CUDA devices this process may use, as ``CUDA_VISIBLE_DEVICES`` entries (empty without CUDA)."""
-    import torch
 
     if not torch.cuda.is_available():
         return []
@@ -168,8 +180,6 @@ def pinned_pools(devices: list[str], jobs_per_device: int, threads: int | None =
     Raises:
         ValueError: if no device is given or ``jobs_per_device`` < 1.
     """
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
 
     if not devices:
         raise ValueError("pinned_pools needs at least one device id")
@@ -200,7 +210,6 @@ def uses_launcher(executor: str, device: str = "auto") -> bool:
     kind, _ = parse_executor(executor)
     if kind != "local":
         return True
-    from scalelab.train import resolve_device
 
     return resolve_device(device).type == "cuda" and bool(visible_gpus())
 
@@ -219,7 +228,6 @@ def launch(pending: list, plan: list, store, *, executor: str = "local", jobs: i
     if jobs < 1:
         raise ValueError(f"--jobs must be a positive integer, got {jobs}")
     if not uses_launcher(executor, device):
-        from scalelab.runner import run_pending
 
         return run_pending(pending, plan, store, jobs=jobs, device=device, budget_s=budget_s, threads=threads)
     close = []
@@ -267,7 +275,6 @@ def run_returning(pending: list, plan: list, store, slots: list, *, device: str 
     Returns:
         how many of ``pending`` were recorded by this call.
     """
-    from scalelab.runner import _ancestors, estimated_flops
 
     by_ckey = {s.config_key: s for s in plan}
     queue = list(pending)
@@ -326,7 +333,6 @@ def runner(executor: str = "local", *, partition: str | None = None, gpus: int =
     Raises:
         ValueError: on an unknown executor or a bad Slurm flag, naming the valid values.
     """
-    import functools
 
     kind, _ = parse_executor(executor)
     slurm = SlurmOptions(partition=partition, gpus=gpus, time_min=parse_time(time)) if kind == "slurm" else None

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from scalelab.checks import VERDICTS
+from scalelab.verdicts import Claim
 
 # Columns shown only when some verdict in the table has the field (the others always show).
 OPTIONAL = ("effect", "claimed", "mde", "sensitivity", "design", "reason")
@@ -120,10 +121,8 @@ def claimed_text(d: Mapping) -> str:
     delta, side = d.get("delta"), d.get("side")
     if delta is not None and side is not None:
         try:
-            from scalelab.verdicts import Claim
-
             return Claim(c, delta, side, d.get("measure") or "").describe()
-        except (ImportError, ValueError, TypeError):
+        except (ValueError, TypeError):
             pass
     return _number(c, True) + _measure(d)
 

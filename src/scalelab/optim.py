@@ -17,6 +17,7 @@ Used by the trainer (:mod:`scalelab.train`).
 from __future__ import annotations
 
 import torch
+from lion_pytorch import Lion
 
 from scalelab.parametrization import rules
 
@@ -66,6 +67,5 @@ def build_optimizer(model, *, optimizer: str = "adamw", lr: float = 1e-3, betas=
         for g in groups:
             g["weight_decay"] = 0.0
         return torch.optim.SGD(groups, lr=lr, momentum=momentum)
-    from lion_pytorch import Lion
 
     return Lion(groups, lr=lr, betas=tuple(betas))

@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import pandas as pd
+
 PARAMETRIZATIONS = ("sp", "mup")
 PARAM_CLASSES = ("embedding", "hidden", "readout", "vector")
 READOUT_INITS = ("default", "zero", "sp")
@@ -177,7 +179,6 @@ def rules_table(
 
     Chapter 1 prints this table; ``kwargs`` go to :func:`rules`.
     """
-    import pandas as pd
 
     rows = []
     for p in [parametrization] if parametrization else list(PARAMETRIZATIONS):
@@ -199,7 +200,6 @@ def rules_table(
 
 def symbolic_table():
     """The rules as formulas in m = width_mult (for the book's rules table)."""
-    import pandas as pd
 
     rows = [
         ("embedding", "σ", "σ", "1", "1", "1", "m", "m_emb", "m_emb"),

@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from scalelab.paths import build_dir, results_path
+from scalelab.store import RunStore
+
 STATUSES = ("finished", "diverged")
 
 
@@ -164,8 +167,6 @@ def export_csv(slug: str, scale: str = "cpu", path: str | Path | None = None) ->
     Raises:
         FileNotFoundError: when the chapter has no store at that scale.
     """
-    from scalelab.paths import build_dir, results_path
-    from scalelab.store import RunStore
 
     store = RunStore(results_path(slug, scale))
     if not store.path.exists():

@@ -18,20 +18,30 @@ Slurm, ``dask.distributed``); :mod:`scalelab.executors` has the ones whose worke
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
 import math
+import multiprocessing as mp
 import os
 import signal
+import socket
 import sys
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalelab import batched
+import torch
+from tqdm.auto import tqdm
+
+from scalelab import anchors, batched
+from scalelab.data import load_corpus
+from scalelab.model import GPT
+from scalelab.paths import build_dir, results_path
 from scalelab.store import LEASE_TTL_S, RunStore, config_key, make_record, run_key
-from scalelab.train import TrainConfig, train
+from scalelab.train import TrainConfig, resolve_device, train
 
 
 @dataclass(frozen=True)
@@ -59,13 +69,11 @@ class MissingRecordsError(RuntimeError):
 
 
 def ckpt_root() -> Path:
-    from scalelab.paths import build_dir
 
     return build_dir() / "ckpt"
 
 
 def _corpus_fp(name: str) -> dict:
-    from scalelab.data import load_corpus
 
     return load_corpus(name).fingerprint
 
@@ -93,7 +101,6 @@ def own_store_path(path: str | Path, fp: dict) -> Path:
 
 def _throwaway(path: Path) -> bool:
     """Stores under ``_build/`` (smoke records) are build outputs; the others are committed results."""
-    from scalelab.paths import build_dir
 
     try:
         Path(path).resolve().relative_to(build_dir().resolve())
@@ -277,7 +284,6 @@ def sweep(
     if not specs:
         return []
     if batched is None:
-        from scalelab.train import resolve_device
 
         batched = resolve_device(device).type == "cuda"
     corpora = {s.config.corpus: _corpus_fp(s.config.corpus) for s in specs}
@@ -297,7 +303,6 @@ def sweep(
 
 def _sweep_levels(todo, specs, store, corpora, leases, *, executor, device, refresh, progress, use_batched,
                   parents) -> None:
-    from tqdm.auto import tqdm
 
     def claim(level):
         """The runs of ``level`` this process may train now, and those another live process holds."""
@@ -429,14 +434,11 @@ def run_chapter(slug: str, nb: str, specs: list[RunSpec], scale: str, *, device:
     Raises:
         MissingRecordsError: in records-only mode, naming ``make chapter NB=<nb> SCALE=<scale>``.
     """
-    from scalelab import anchors
-    from scalelab.paths import results_path
 
     store = store if store is not None else RunStore(results_path(slug, scale))
     if records_only:
         return lookup(specs, store, command=f"make chapter NB={nb} SCALE={scale}")
     # everything that can refuse does so before the first run
-    from scalelab.train import resolve_device
 
     check_scale_device(scale, resolve_device(device).type, specs, allow=None)
     anchors.require_for_chapter(slug)
@@ -484,9 +486,7 @@ def default_jobs(device: str = "auto", scale: str = "cpu") -> int:
     """Worker processes for a chapter's sweep: ``SCALELAB_JOBS`` if set; otherwise one per core on a
     CPU (measured faster than one process using every core: see the performance page) except at
     smoke scale, where starting workers costs more than the runs; one on a GPU (it batches instead)."""
-    import os
 
-    from scalelab.train import resolve_device
 
     env = os.environ.get("SCALELAB_JOBS")
     if env:
@@ -515,9 +515,7 @@ def pending_in_order(pending: list[RunSpec], order: str = "cheapest") -> list[Ru
 
 @functools.lru_cache(maxsize=4096)
 def _num_params(model_cfg) -> int:
-    import torch
 
-    from scalelab.model import GPT
 
     with torch.device("meta"):
         model = GPT(model_cfg)
@@ -552,7 +550,6 @@ def estimated_seconds(cfg: TrainConfig, device: str = "cpu") -> float:
 
 
 def _worker_init(threads: int, parent: int | None = None) -> None:
-    import torch
 
     torch.set_num_threads(threads)
     if parent is not None:
@@ -565,8 +562,6 @@ def exit_with_parent(parent: int) -> None:
     once a second, which also covers a parent that died before the prctl call."""
     if sys.platform.startswith("linux"):
         try:
-            import ctypes
-
             pr_set_pdeathsig = 1
             ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
         except (OSError, AttributeError):
@@ -585,9 +580,6 @@ def worker_pool(jobs: int, threads: int | None = None):
     machine's cores divided by ``jobs``). Spawned, not forked: forking a process whose torch thread
     pool is running can deadlock the child. A worker exits when this process dies (:func:`exit_with_parent`),
     so a sweep killed with SIGKILL leaves no orphans."""
-    import multiprocessing as mp
-    import os
-    from concurrent.futures import ProcessPoolExecutor
 
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
@@ -623,7 +615,6 @@ def run_pending(pending: list[RunSpec], plan: list[RunSpec], store: RunStore, *,
     With ``jobs`` > 1 each worker is a fresh (spawned) process with ``threads`` torch threads
     (default: the machine's cores divided by ``jobs``).
     """
-    from concurrent.futures import FIRST_COMPLETED, wait
 
     by_ckey = {s.config_key: s for s in plan}
     queue = list(pending)
@@ -632,7 +623,6 @@ def run_pending(pending: list[RunSpec], plan: list[RunSpec], store: RunStore, *,
     ran = 0
     pool = worker_pool(jobs, threads) if jobs > 1 else None
     if pool is None and threads:
-        import torch
 
         torch.set_num_threads(threads)
     in_flight: dict = {}  # future -> (spec, t0)
@@ -701,7 +691,6 @@ def run_pending(pending: list[RunSpec], plan: list[RunSpec], store: RunStore, *,
 
 def busy_elsewhere(specs: list[RunSpec], store: RunStore) -> int:
     """How many of ``specs`` hold a live lease of another process (being trained there now)."""
-    import socket
 
     live = store.leases()
     me = (socket.gethostname(), os.getpid())

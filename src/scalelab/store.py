@@ -35,6 +35,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from scalelab.envinfo import environment
 from scalelab.keys import canonical_config
 
 
@@ -296,7 +297,6 @@ class RunStore:
 
 def make_record(experiment: str, version: int, config: dict, corpus: dict, result: dict, seconds: float) -> dict:
     """A record with provenance (git sha, device, versions, seconds)."""
-    from scalelab.envinfo import environment
 
     env = environment()
     return {

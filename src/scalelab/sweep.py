@@ -21,6 +21,10 @@ import signal
 import sys
 import time
 
+import scalelab.experiments as pkg
+from scalelab import executors
+from scalelab.chapter import takes_records
+from scalelab.paths import results_path
 from scalelab.runner import (  # noqa: F401  (re-exported: the package's public run API)
     ALLOW_CPU_ENV,
     EVAL_FACTOR,
@@ -54,17 +58,27 @@ from scalelab.runner import (  # noqa: F401  (re-exported: the package's public 
     training_store,
     worker_pool,
 )
+from scalelab.scales import validate_scale
 from scalelab.store import RunStore
+from scalelab.train import DEVICES, resolve_device
 
 
-def full_plan(mod, scale: str, seed: int = 0) -> list[RunSpec]:
+def full_plan(mod, scale: str, seed: int = 0, records: list[dict] | None = None) -> list[RunSpec]:
     """Every run of a chapter at ``scale``: all its stages (``stage_plans``) where it has them, else ``plan``.
-    The book renders a later stage only when it is complete, so a sweep may run them all."""
-    stages = getattr(mod, "stage_plans", None)
-    if stages is None:
-        return mod.plan(scale, seed=seed)
+    The book renders a later stage only when it is complete, so a sweep may run them all.
+
+    A staged design (chapter 4: the held-out grid is placed on the fitted grid's records) is planned on
+    ``records``; when none are given they are read from the chapter's store at ``scale`` here, in the open, so
+    the planning functions themselves never read a store.
+    """
+    stages = getattr(mod, "stage_plans", None) or mod.plan
+    kw = {"seed": seed}
+    if takes_records(stages):
+        kw["records"] = records if records is not None else RunStore(results_path(mod.SLUG, scale)).records()
+    if stages is mod.plan:
+        return stages(scale, **kw)
     out, seen = [], set()
-    for specs in stages(scale, seed=seed).values():
+    for specs in stages(scale, **kw).values():
         for sp in specs:
             if sp.config_key not in seen:
                 seen.add(sp.config_key)
@@ -79,7 +93,6 @@ def _raise_interrupt(signum, frame):
 # ----------------------------------------------------------------------------- CLI
 def chapter_modules() -> dict[str, str]:
     """Chapter id ('03') and slug → module name, for every experiments module with a SLUG."""
-    import scalelab.experiments as pkg
 
     out = {}
     for info in pkgutil.iter_modules(pkg.__path__):
@@ -111,9 +124,6 @@ def _budget_s(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from scalelab.paths import results_path
-    from scalelab.scales import validate_scale
-    from scalelab.train import DEVICES, resolve_device
 
     ap = argparse.ArgumentParser(prog="python -m scalelab.sweep", description=__doc__.split("\n")[0])
     ap.add_argument("chapter", help="chapter slug or number, e.g. wsd_vs_cosine or 03")
@@ -155,7 +165,6 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(str(err)) from None
     if args.jobs < 1:
         raise SystemExit(f"--jobs must be a positive integer, got {args.jobs}")
-    from scalelab import executors
 
     try:  # run_pending itself for local on a CPU
         run = executors.runner(args.executor, partition=args.partition, gpus=args.gpus, time=args.time)

@@ -21,7 +21,10 @@ parameter).
 
 from __future__ import annotations
 
+import json
 import math
+
+from scalelab.data import load_corpus
 
 BPE_VOCAB_SIZE = 32_000  # Gopher's SentencePiece vocabulary (Rae et al., arXiv 2112.11446 §3), ~Chinchilla's (§4.1)
 # Measured by measure_bytes_per_token(load_corpus("stdlib")) with tokenizers 0.23.3 (see MEASURED_ON); rerun
@@ -106,9 +109,7 @@ def bytes_per_token_note() -> str:
 
 def main() -> None:
     """Measure the factor on the cpu corpus and print it with what it was measured on (JSON)."""
-    import json
 
-    from scalelab.data import load_corpus
 
     c = load_corpus("stdlib")
     out = measure_bytes_per_token(bytes(c.train), bytes(c.val))

@@ -55,6 +55,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import pandas as pd
+
 from scalelab.checks import (
     KINDS,
     SIDES,
@@ -351,7 +353,6 @@ class ControlResult:
 
 def control_table(results: list[ControlResult]):
     """Controls as a DataFrame: control, kind, statistic ± interval, criterion, met."""
-    import pandas as pd
 
     rows = []
     for r in results:
@@ -366,7 +367,6 @@ def verdict_table(verdicts: list[Verdict], digits: int = 3):
 
     Rows for arithmetic or text-only verdicts show their evidence as the statistic and "—" for the mde.
     """
-    import pandas as pd
 
     rows = []
     for v in verdicts:

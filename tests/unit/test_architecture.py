@@ -87,7 +87,7 @@ def _calls(path: Path):
 
 def test_chapters_do_not_fit_or_resample_on_their_own():
     bad = []
-    for p in sorted((SRC / "experiments").glob("*.py")):
+    for p in sorted((SRC / "experiments").rglob("*.py")):
         for name, node in _calls(p):
             if name in ("polyfit", "curve_fit"):
                 bad.append(f"{p.name}:{node.lineno} {name}")
@@ -96,3 +96,42 @@ def test_chapters_do_not_fit_or_resample_on_their_own():
                 if not (isinstance(replace, ast.Constant) and replace.value is False):
                     bad.append(f"{p.name}:{node.lineno} choice with replacement (a resampling loop)")
     assert not bad, bad
+
+
+# Optional dependencies (extras in pyproject.toml) are imported where they are used, so the package imports
+# without them; every required module is imported at the top, where the dependency graph can be read.
+OPTIONAL = {"submitit", "dask", "distributed", "datasets", "mup", "tokenizers", "papermill", "nbformat", "myst_nb",
+            "jupyter_book", "ipykernel", "yaml"}
+
+
+def function_local_imports() -> list[str]:
+    out = []
+    for name, p in _modules().items():
+        tree = ast.parse(p.read_text())
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom):
+                    top = "." if node.level else (node.module or "").split(".")[0]
+                elif isinstance(node, ast.Import):
+                    top = node.names[0].name.split(".")[0]
+                else:
+                    continue
+                if top not in OPTIONAL:
+                    out.append(f"{name}:{node.lineno} {ast.unparse(node)}")
+    return sorted(set(out))
+
+
+def test_function_local_imports_only_for_optional_dependencies():
+    assert function_local_imports() == []
+
+
+def test_the_local_import_scan_sees_a_hidden_import(tmp_path):
+    (tmp_path / "mod.py").write_text("def f():\n    import pandas\n    import submitit\n")
+    globals()["SRC"], old = tmp_path, SRC
+    try:
+        found = function_local_imports()
+    finally:
+        globals()["SRC"] = old
+    assert found == ["scalelab.mod:2 import pandas"]

@@ -110,7 +110,7 @@ def test_known_law_recovers_a_half(equal_scaling):
     # approach 2 sees the same frontier through 3–5 points per budget (parabola bias ≲ 0.05)
     assert pa.approach2.a == pytest.approx(0.5, abs=0.06)
     checks = {c.name: c for c in ch._checks_a(pa, recs, "cpu")}
-    assert checks["runs finished"].passed and checks["branches land on their budget"].passed
+    assert checks["runs finished or recorded as diverged"].passed and checks["branches land on their budget"].passed
     assert checks["cooldown improves on the stable phase"].passed
 
 
@@ -242,3 +242,19 @@ def test_part_b_reproduces_epoch_and_judges_every_claim():
     assert all(c.passed for c in ch._checks_b(rep_b))
     assert all(r.passed for r in ch.control_results(rep_b))
     assert math.isfinite(rep_b["inference_target_loss"])
+
+
+@pytest.mark.skipif(not os.environ.get("SCALELAB_ANCHORS_DIR"), reason="SCALELAB_ANCHORS_DIR not set")
+def test_glue_values_are_plain_numbers_named_as_the_prose_uses_them():
+    recs = _records("smoke", _law(0.34, 0.34))
+    for r in recs:
+        r["meta"] = {"seconds": 0.01 * (r["config"]["total_steps"] - (r["config"].get("init_step") or 0))}
+    pa = ch.part_a(recs, "smoke")
+    b = ch.part_b("smoke")
+    g = ch.glue_values(pa, ch.convention_table(pa, "smoke"), b, ch.stage_cost(recs, "smoke"))
+    assert {"c_exact_lo", "c_exact_hi", "emb_hi", "spread_method", "spread_convention", "heldout_C",
+            "heldout_distance", "pred_loss", "best_loss", "tpp_refit", "a_refit", "ms_starts", "ms_early", "ms_closer",
+            "ms_median", "stage_runs", "stage_hours", "dense_n"} == set(g)
+    assert all(type(v) in (int, float) for v in g.values())
+    assert g["ms_starts"] == ch.mean_start_summary(b)["starts"] and g["a_refit"] == pytest.approx(b["epoch_fit"].a)
+    assert g["heldout_C"] == ch.chapter_plan("smoke").heldout_budget

@@ -43,8 +43,23 @@ def test_plan_meets_the_issue_minimums(scale):
 
 
 def test_cpu_plan_fits_the_budget():
-    est = E.plan_summary("cpu")["est_hours"].iloc[-1]
+    est = E.plan_summary("cpu")["est_hours"].iloc[-1]  # no records: the held-out grid estimated a priori
     assert 1.0 < est <= 4.0  # the chapter's cap: 4 h on 2 cores (issue 9)
+
+
+def test_planning_reads_no_store():
+    # the committed cpu store holds the whole first stage, yet without records only the fitted stage is planned
+    first = [s.config_key for s in E.fitted_plan("cpu")]
+    assert [s.config_key for s in E.plan("cpu")] == first
+    assert [s.config_key for s in E.stage_plans("cpu")["base"]] == first
+    assert E.heldout_plan("cpu") == [] and E.heldout_plan("cpu", records=[]) == []
+    # the ridge grids are placed a priori without records, on the first stage's laws with them (a batch optimum
+    # that does not grow with C moves the larger budgets' centres off the a-priori ones)
+    recs = _records("cpu", 0.0, -0.125)
+    assert E.ridge_centres("cpu") == E.ridge_centres("cpu", records=[])
+    assert E.ridge_centres("cpu", records=recs) != E.ridge_centres("cpu")
+    held = E.heldout_plan("cpu", records=recs)
+    assert held and [s.config_key for s in E.plan("cpu", records=recs)] == first + [s.config_key for s in held]
 
 
 def test_smoke_plan_is_small():
@@ -188,13 +203,13 @@ def test_optimum_on_the_grid_edge_fails_validity():
     # η* three octaves below DeepSeek's: the best η falls on the grid's lower edge
     rep = E.analyze(_records("cpu", 0.3271, -0.125, shift_eta=-4.0), "cpu")
     failed = {c.name for c in rep.failed_checks()}
-    assert "best η interior to its grid at every budget" in failed
+    assert "LR optima interior (η, in the best B_tok column, every fitted budget)" in failed
 
 
 def test_missing_runs_fail_validity():
     recs = _records("cpu", 0.3271, -0.125)
     rep = E.analyze(recs[:-3], "cpu")
-    assert "every planned run has a record" in {c.name for c in rep.failed_checks()}
+    assert "runs finished or recorded as diverged" in {c.name for c in rep.failed_checks()}
 
 
 def test_records_only_on_an_empty_store_names_the_command(tmp_path):
@@ -263,6 +278,15 @@ def test_heldout_grid_gains_a_column_when_its_best_sits_in_an_end_column():
     # the prediction is the same whatever the held-out losses
     got = E.heldout_comparison(E.surface_table(E.grid_table(better, "cpu"), "cpu"))["pred"]
     assert got == pred
+
+
+def test_glue_values_come_from_the_records():
+    recs = _records("cpu", 0.3271, -0.125)
+    g = E.glue_values(recs, "cpu")
+    laws = E.surface_laws(E.surface_table(E.grid_table(recs, "cpu"), "cpu"), "cpu")
+    assert g["p_B"] == laws["batch"].p and g["p_eta"] == laws["eta"].p and g["band"] == E.BAND
+    assert all(isinstance(v, float) for v in g.values())
+    assert {"excess_laws", "node_excess_naive", "ridge_runs", "sp_width_p_eta"} <= set(g)
 
 
 def test_c45_is_arithmetic_at_shapes_where_the_measures_differ():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -54,3 +56,18 @@ def test_schedule_labels():
     lab = law.schedule_label({"schedule": "wsd", "decay_frac": 0.2, "decay_shape": "1-sqrt", "final_frac": 0.0}, "wsd")
     assert lab == "WSD .2 1-sqrt"
     assert np.isfinite(law.annealing_areas("cpu", 0.95)["S2_per_drop"]).all()
+
+
+def test_glue_values_from_an_analysis():
+    pred = pd.DataFrame({"law": ["annealing", "annealing", "multi-power"],
+                         "schedule": ["cosine→10%", "multistep", "cosine→10%"], "log2_lr": [-6, -6, -6], "seed": 0,
+                         "in_fit": False, "error": [0.02, -0.01, 0.03]})
+    fit = types.SimpleNamespace(law=sl.AnnealingLaw(L0=1.0, A=1.0, alpha=0.5, C=0.1, decay=0.99))
+    virt = pd.DataFrame({"d_model": [64, 64], "in_fit": [True, False], "error": [0.0, -0.004]})
+    a = law.Analysis(runs=pd.DataFrame(), fits={("annealing", 2.0 ** -6): fit}, pred=pred, sigma=0.001, n_pairs=3,
+                     tau=0.0028, virtual=virt, decay5=0.99)
+    g = law.glue_values(a, "cpu")
+    assert g["ann_cos_err"] == pytest.approx(0.02) and g["ann_ms_err"] == pytest.approx(-0.01)
+    assert g["ann_mean_abs"] == pytest.approx(0.02)  # per LR, the worst family
+    assert g["mpl_cos_err"] == pytest.approx(0.03) and np.isnan(g["mpl_ms_err"])
+    assert g["decay_median"] == 0.99 and g["virtual_mean_abs"] == pytest.approx(0.004) and g["virtual_n"] == 1

@@ -189,3 +189,17 @@ def test_disagreements_list_what_did_not_reproduce():
     assert abs(d.loc["C2.9", "at 16× (Lingle's span)"] - 4 * d.loc["C2.9", "effect (oct/doubling)"]) < 1e-12
     t = ch.rule_change_table(ch.analyze(recs, "cpu"))
     assert list(t.columns)[:3] == ["claim", "first rule (cpu records)", "new verdict"]
+
+
+def test_glue_values_are_plain_numbers_from_the_records():
+    g = ch.glue_values(_synthetic("cpu", {}), "cpu")
+    assert all(type(v) in (float, int) for v in g.values())  # numpy scalars would break glue's number format
+    assert g["n_seeds"] == 2 and g["width_ratio"] == 4.0
+    assert g["baseline_slope"] == pytest.approx(0.0, abs=0.05)  # optimum at 2^-6 at every width
+    assert g["n_reproduced"] + g["n_contradicted"] + g["n_not_resolved"] == len(ch.STATEMENTS)
+
+
+def test_the_package_surface_names_what_it_exports():
+    assert set(ch.__all__) <= set(dir(ch)) and len(ch.__all__) == len(set(ch.__all__))
+    for name in ("plan", "run", "analyze", "glue_values", "finals", "optima", "shifts", "STATEMENTS", "SOURCES"):
+        assert name in ch.__all__

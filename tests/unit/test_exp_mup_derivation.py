@@ -6,8 +6,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from scalelab.experiments import mup_derivation as M
+from scalelab.experiments.mup_derivation import coords as coords_mod
+from scalelab.experiments.mup_derivation.numerics import _init_std, _lr_scale
 from scalelab.store import RunStore
 from scalelab.sweep import MissingRecordsError
 
@@ -83,14 +86,12 @@ def test_one_step_is_deterministic():
 def test_one_step_matches_autograd_on_the_explicit_matrices():
     # The rank-one matrix-vector step against autograd on W = σ·Z. Tolerance 1e-5 relative: the reference's
     # Adam step g/(|g| + 1e-12) differs from sign(g) by up to ~1e-6 where |g_i a_j| is small; SGD agrees to 1e-9.
-    import torch
-
     for net in M.NETS:
         for case in M.NUMERIC_CASES:
             relu = net == "relu"
             dims, base = M.numeric_dims(64), M.numeric_dims(M.NUMERIC_BASE_WIDTH)
             x, v, zs = M.standard_draws(64, 2)
-            Ws = [(z * M._init_std(case, l, dims, base, relu)).requires_grad_(True) for l, z in zip((1, 2, 3), zs)]
+            Ws = [(z * _init_std(case, l, dims, base, relu)).requires_grad_(True) for l, z in zip((1, 2, 3), zs)]
             c = math.sqrt(base[3]) / dims[3] if case.readout == "mup" else 1.0 / math.sqrt(dims[3])
 
             def fwd(ws, x=x, relu=relu):
@@ -106,7 +107,7 @@ def test_one_step_matches_autograd_on_the_explicit_matrices():
             with torch.no_grad():
                 new = []
                 for l, W in zip((1, 2, 3), Ws):
-                    eta = M.NUMERIC_LR * M._lr_scale(case.lr_rule, dims, l) / M._lr_scale(case.lr_rule, base, l)
+                    eta = M.NUMERIC_LR * _lr_scale(case.lr_rule, dims, l) / _lr_scale(case.lr_rule, base, l)
                     g = W.grad
                     new.append(W - eta * (g if case.optimizer == "sgd" else g / (g.abs() + 1e-12)))
                 hs2 = fwd(new)
@@ -137,7 +138,7 @@ def _records(scale, opt_of, loss_at_opt, width_gain=0.05, seed_jitter=0.002):
         noise = seed_jitter * ((c.seed * 7 + int(e * 3)) % 5) / 5
         loss = base + 0.02 * (e - opt) ** 2 + noise
         recs.append({
-            "config": c.to_dict(),
+            "config": c.to_dict(), "config_key": spec.config_key,
             "result": {"status": "finished", "steps": c.total_steps, "tokens": c.num_tokens,
                        "final_eval_loss": loss},
         })
@@ -209,7 +210,7 @@ def test_analyze_validity_checks_can_fail(frames):
     edge = _records("cpu", lambda param, d: -2.0, 3.0)  # optimum above the grid for every width
     rep = M.analyze(edge, "cpu", numerics=numerics, opnorms=opnorms, coords=coords)
     failed = {c.name for c in rep.failed_checks()}
-    assert "optima interior to the LR grid" in failed
+    assert "LR optima interior (SP and μP, every width)" in failed
     good = _records("cpu", lambda param, d: -6.0, 3.0)
     broken = copy.deepcopy(good)
     for r in broken:  # μP differs from SP at the base width
@@ -217,7 +218,7 @@ def test_analyze_validity_checks_can_fail(frames):
             r["result"]["final_eval_loss"] += 0.01
     rep = M.analyze(broken[:-1], "cpu", numerics=numerics, opnorms=opnorms, coords=coords)
     failed = {c.name for c in rep.failed_checks()}
-    assert {"μP equals SP at the base width", "every planned run finished or diverged"} <= failed
+    assert {"μP equals SP at the base width", "runs finished or recorded as diverged"} <= failed
 
 
 def test_analyze_smoke_transfer_not_resolved(frames):
@@ -255,3 +256,15 @@ def test_every_verdict_carries_the_fields(frames):
         if v.kind == "statistical":
             assert v.interval is not None and v.mde is not None and v.sensitivity is not None
     assert {v.claim for v in rep.verdicts} == set(M.OLD_VERDICTS)
+
+
+def test_coordinate_sites_follow_the_claims():
+    assert tuple(coords_mod.SITES) == M.COORD_SITES
+
+
+def test_budgets_check_fails_on_a_short_run(frames):
+    numerics, opnorms, coords = frames
+    recs = copy.deepcopy(_records("cpu", lambda param, d: -6.0, 3.0))
+    recs[0]["result"]["steps"] -= 1
+    rep = M.analyze(recs, "cpu", numerics=numerics, opnorms=opnorms, coords=coords)
+    assert "budgets met" in {c.name for c in rep.failed_checks()}

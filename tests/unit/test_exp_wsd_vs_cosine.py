@@ -336,3 +336,23 @@ def test_shared_runs_matches_configs_up_to_the_eval_period():
     df = W.shared_runs(ours, theirs)
     assert len(df) == 1 and abs(df["abs_diff"].iloc[0] - 4e-4) < 1e-12
     assert W.shared_runs(ours, []).empty
+
+
+def test_glue_values_are_plain_numbers_from_the_records(good):
+    g = W.glue_values(good, "cpu")
+    assert all(type(v) in (int, float) for v in g.values()), {k: type(v) for k, v in g.items()}  # no numpy scalars
+    p = W.chapter_plan("cpu")
+    cf = W.closed_form_steps(p.budgets, W.DEFAULT_FRAC, p.warmup_steps)
+    assert g["ledger_fraction"] == pytest.approx(cf["wsd"] / cf["cosine"])  # the synthetic runs meet their budgets
+    assert math.log2(g["lr_cosine"]) == pytest.approx(-5.5, abs=1e-6)
+    assert g["best_constant"] > g["best_wsd"]  # a cooldown helps (cooldown_gain)
+    assert g["controls_recorded"] == 0 and g["controls_planned"] == len(W.controls_plan("cpu"))
+
+
+def test_the_package_exports_what_the_page_and_chapter_6_use():
+    assert all(hasattr(W, name) for name in W.__all__)
+    for name in ("plan_summary", "analysed_records", "finals", "optima", "glue_values", "chapter_plan", "shared_runs",
+                 "schedule_curves", "loss_curves", "comparison_table", "pick", "near_optimal", "trunk_cells",
+                 "cooldown_drops", "shape_table", "noise_table", "control_changes", "ledger", "ledger_totals",
+                 "saving_curve", "measured_saving", "analyze", "controls", "rule_changes", "_base", "seed_spread"):
+        assert name in W.__all__, name

@@ -4,8 +4,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.integrate import quad
+from scipy.special import huber as scipy_huber
 
-from scalelab.fit import FitInputError, _lse, approach1, approach2, approach3
+from scalelab.fit import FitInputError, _lse, approach1, approach2, approach3, huber
 
 TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 
@@ -17,6 +19,40 @@ def law(N, D, p=TRUE):
 @pytest.fixture(scope="module")
 def epoch_huber(epoch_ndl):
     return approach3(*epoch_ndl)
+
+
+# ---- the Huber objective and likelihood (scalelab.fit.huber) -----------------------------------
+@pytest.mark.parametrize("delta", [1e-3, 0.1, 1.0])
+def test_huber_value_and_derivative(delta):
+    r = np.concatenate([np.linspace(-5 * delta, 5 * delta, 41), [-3.0, -0.7, 0.0, 0.4, 2.5]])
+    assert np.allclose(huber.value(r, delta), scipy_huber(delta, r), rtol=1e-12, atol=0)
+    # ψ is the derivative: central differences away from the kinks at ±δ
+    h = 1e-4 * delta
+    smooth = np.abs(np.abs(r) - delta) > 10 * h
+    fd = (huber.value(r + h, delta) - huber.value(r - h, delta)) / (2 * h)
+    assert np.allclose(huber.psi(r, delta)[smooth], fd[smooth], rtol=1e-6, atol=1e-12 * delta)
+    assert np.array_equal(huber.psi(r, delta), np.clip(r, -delta, delta))
+
+
+def test_huber_objective_sums_with_counts():
+    rng = np.random.default_rng(0)
+    r = rng.normal(scale=3e-3, size=(4, 25))
+    counts = rng.integers(0, 3, size=(4, 25)).astype(float)
+    assert np.allclose(huber.objective(r, 1e-3), huber.value(r, 1e-3).sum(axis=1))
+    # a count is a repeated point
+    row = np.repeat(r[0], counts[0].astype(int))
+    assert huber.objective(r, 1e-3, counts)[0] == pytest.approx(huber.value(row, 1e-3).sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("delta, sigma", [(1e-3, 1.0), (1e-3, 0.02), (0.5, 1.0), (1.345, 0.3), (3.0, 2.0)])
+def test_huber_likelihood_integrates_to_one(delta, sigma):
+    def density(r):
+        return float(np.exp(huber.log_density(r, sigma, delta)))
+
+    core = quad(density, -delta * sigma, delta * sigma, epsabs=0, epsrel=1e-12)[0]
+    tail = quad(density, delta * sigma, np.inf, epsabs=0, epsrel=1e-10, limit=200)[0]
+    assert core + 2 * tail == pytest.approx(1.0, rel=1e-7)
+    assert huber.log_density(0.0, sigma, delta) == pytest.approx(-np.log(sigma) - huber.log_norm(delta))
 
 
 # ---- approach 3 -------------------------------------------------------------------------------

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
+from scalelab import anchors
+from scalelab.fit import _lse
 from scalelab.fit._common import FitInputError
 from scalelab.fit.chinchilla import (
     Approach3Result,
@@ -49,10 +53,7 @@ def bench_fit(n_bootstrap: int = 4000, plain_starts: int = 50, seed: int = 0) ->
     (``plain_loop_4500_est_s``), the MLE fit (``mle_fit_s``) and a seeded ``n_bootstrap``-resample
     bootstrap (``bootstrap_s``); plus the fitted A, B, E, α, β.
     """
-    import numpy as np
 
-    from scalelab import anchors
-    from scalelab.fit import _lse
 
     N, D, L = anchors.epoch_chinchilla_ndl()
     out: dict[str, float] = {}

@@ -6,6 +6,7 @@ Besiroglu et al. (arXiv 2404.10102): θ = (a, b, e, α, β) with A = eᵃ, B = e
     pred(N, D) = LSE(a − α log N, b − β log D, e) = log(A/N^α + B/D^β + E),
     r = pred − log L,   objective = Σ_i c_i · Huber_δ(r_i)   (c_i: bootstrap counts, 1 by default).
 
+Huber_δ, its derivative ψ and the summed objective live in :mod:`scalelab.fit.huber`.
 Derivatives (p_k = softmax weights of the three LSE terms, ψ = clip(r, −δ, δ) = Huber'(r)):
 ∂r/∂a = p₁, ∂r/∂b = p₂, ∂r/∂e = p₃, ∂r/∂α = −p₁ log N, ∂r/∂β = −p₂ log D.
 
@@ -40,6 +41,8 @@ import math
 import numpy as np
 from scipy.optimize import minimize
 
+from scalelab.fit import huber
+
 HOFFMANN_GRID = {
     "alpha": (0.0, 0.5, 1.0, 1.5, 2.0),
     "beta": (0.0, 0.5, 1.0, 1.5, 2.0),
@@ -54,12 +57,6 @@ def hoffmann_starts() -> np.ndarray:
     g = HOFFMANN_GRID
     rows = [(a, b, e, al, be) for a, b, e, al, be in itertools.product(g["a"], g["b"], g["e"], g["alpha"], g["beta"])]
     return np.asarray(rows, dtype=float)
-
-
-def huber(r: np.ndarray, delta: float) -> np.ndarray:
-    """Huber_δ(r) = r²/2 for |r| ≤ δ, δ(|r| − δ/2) otherwise (scipy.special.huber)."""
-    ar = np.abs(r)
-    return np.where(ar <= delta, 0.5 * r * r, delta * (ar - 0.5 * delta))
 
 
 def _terms(theta: np.ndarray, x: np.ndarray, y: np.ndarray):
@@ -81,8 +78,7 @@ def _terms(theta: np.ndarray, x: np.ndarray, y: np.ndarray):
 def objective_batch(theta, x, y, t, delta, weights=None):
     """Objective for each row of θ (S,) — no derivatives."""
     pred, *_ = _terms(np.atleast_2d(theta), x, y)
-    h = huber(pred - t, delta)
-    return (h * weights).sum(axis=1) if weights is not None else h.sum(axis=1)
+    return huber.objective(pred - t, delta, weights)
 
 
 def _eval_full(theta, x, y, t, delta, weights):
@@ -90,10 +86,9 @@ def _eval_full(theta, x, y, t, delta, weights):
     pred, p1, p2, p3 = _terms(theta, x, y)
     r = pred - t
     ar = np.abs(r)
-    inside = ar <= delta
-    h = np.where(inside, 0.5 * r * r, delta * (ar - 0.5 * delta))
-    psi = np.clip(r, -delta, delta)
-    w = np.where(inside, 1.0, delta / np.maximum(ar, 1e-300))
+    h = huber.value(r, delta)
+    psi = huber.psi(r, delta)
+    w = np.where(ar <= delta, 1.0, delta / np.maximum(ar, 1e-300))  # IRLS weights: the Huber loss's majoriser
     if weights is not None:
         h = h * weights
         psi = psi * weights
@@ -159,8 +154,8 @@ def value_and_grad(theta, x, y, t, delta, scale=1.0, weights=None):
     pred, p1, p2, p3 = _terms(theta[None, :], x, y)
     r = (pred - t)[0]
     p1, p2, p3 = p1[0], p2[0], p3[0]
-    h = huber(r, delta)
-    psi = np.clip(r, -delta, delta)
+    h = huber.value(r, delta)
+    psi = huber.psi(r, delta)
     if weights is not None:
         h, psi = h * weights, psi * weights
     g = np.array([psi @ p1, psi @ p2, psi @ p3, -(psi * p1) @ x, -(psi * p2) @ y])
@@ -185,7 +180,7 @@ def plain_scipy(theta0, x, y, t, delta, reduction="sum", jac=False):
     if jac:
         fun = lambda th: value_and_grad(th, x, y, t, delta, scale)  # noqa: E731
     else:
-        fun = lambda th: float(huber(_terms(th[None, :], x, y)[0][0] - t, delta).sum()) * scale  # noqa: E731
+        fun = lambda th: float(huber.objective(_terms(th[None, :], x, y)[0][0] - t, delta)) * scale  # noqa: E731
     res = minimize(fun, np.asarray(theta0, float), jac=jac or None, method="L-BFGS-B")
     return res.x, float(res.fun) / scale, res
 

@@ -30,9 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.stats import norm
 
-from scalelab.fit import _lse
+from scalelab.fit import _lse, huber
 from scalelab.fit._common import (
     FitInputError,
     TableResult,
@@ -175,20 +174,16 @@ def _starts(grid) -> np.ndarray:
     return arr
 
 
-# Huber likelihood (Besiroglu et al. 2024, App. on the MLE): density of r is
-# exp(−Huber_δ(r/σ)) / (σ·Z(δ)), Z(δ) = √(2π)(2Φ(δ) − 1) + 2·exp(−δ²/2)/δ.
-def _log_huber_norm(delta: float) -> float:
-    return math.log(math.sqrt(2 * math.pi) * (2 * norm.cdf(delta) - 1) + 2 * math.exp(-0.5 * delta**2) / delta)
-
-
 def _mle_value_and_grad(params, x, y, t, delta, logz, weights=None):
+    """Negative log-likelihood of the Huber likelihood (:func:`scalelab.fit.huber.log_density`, scale σ = e^s)
+    and its gradient: Σ c_i·Huber_δ(r_i/σ) + n·(s + log Z(δ)), with n = Σ c_i."""
     theta, s = params[:5], params[5]
     sigma = math.exp(s)
     pred, p1, p2, p3 = _lse._terms(theta[None, :], x, y)
     r = (pred - t)[0]
     z = r / sigma
-    h = _lse.huber(z, delta)
-    psi = np.clip(z, -delta, delta)
+    h = huber.value(z, delta)
+    psi = huber.psi(z, delta)
     c = np.ones_like(r) if weights is None else weights
     n = c.sum()
     f = float((c * h).sum() + n * (s + logz))
@@ -204,7 +199,7 @@ def _fit_mle(theta0, x, y, t, delta, weights=None, bounded=False):
     # Near the Laplace limit (δ small) the MLE scale solves Σ ψ(z)·z = n, i.e. σ ≈ δ·mean|r|.
     sigma0 = max(delta * float((c * np.abs(r)).sum() / c.sum()), 1e-12)
     p0 = np.concatenate([theta0, [math.log(sigma0)]])
-    logz = _log_huber_norm(delta)
+    logz = huber.log_norm(delta)
     # bounded=True boxes log σ to ±20 nats around its start. Only the bootstrap's fallback uses it:
     # on a few resamples the unbounded line search tries exp(log σ) = inf, while on the full data the
     # box changes L-BFGS-B's path on this nearly non-smooth (δσ ≈ 5e-9, almost L1) objective and it

@@ -45,8 +45,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import product
 
 import numpy as np
+from scipy.optimize import least_squares, lsq_linear
+from scipy.signal import lfilter
 
 DECAY_GRID = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999)  # λ candidates for the annealing law (paper: 0.999)
 ALPHA_GRID = tuple(np.round(np.geomspace(0.05, 2.0, 12), 4))  # starting exponents of the S1 power law
@@ -112,7 +115,6 @@ def annealing_area(m: np.ndarray, steps: np.ndarray, decay: float, warmup_steps:
     """
     if not 0 <= decay < 1:
         raise ValueError(f"decay (λ) must be in [0, 1), got {decay}")
-    from scipy.signal import lfilter
 
     mom = lfilter([1.0], [1.0, -decay], _drops(m, warmup_steps))  # M_i = λ M_{i−1} + Δ_i
     cum = np.concatenate([[0.0], np.cumsum(mom)])
@@ -237,7 +239,6 @@ def _stack(curves: Sequence[Curve]) -> tuple[np.ndarray, np.ndarray]:
 
 def _linear_solve(cols: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     """Least squares for (L0 ≥ 0, A ≥ 0, third ≥ 0) with design columns [1, S1^−α, third]."""
-    from scipy.optimize import lsq_linear
 
     res = lsq_linear(cols, y, bounds=([0.0, 0.0, 0.0], [np.inf, np.inf, np.inf]))
     r = cols @ res.x - y
@@ -260,7 +261,6 @@ def fit_annealing(curves: Sequence[Curve], *, decays: Sequence[float] = DECAY_GR
     Raises:
         ValueError: no curves, non-finite losses or fewer than 4 points; a λ outside [0, 1).
     """
-    from scipy.optimize import least_squares
 
     y, s1 = _stack(curves)
     s2 = {lam: np.concatenate([annealing_area(c.multipliers, c.steps, lam, c.warmup_steps) for c in curves])
@@ -312,9 +312,7 @@ def fit_multipower(curves: Sequence[Curve], *, n_starts: int = N_STARTS, max_nfe
     Raises:
         ValueError: no curves, non-finite losses or fewer than 4 points.
     """
-    from itertools import product
 
-    from scipy.optimize import least_squares
 
     y, s1 = _stack(curves)
     ld = _mpl_objective_parts(curves)

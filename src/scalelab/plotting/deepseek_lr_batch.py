@@ -1,15 +1,19 @@
 """Figures of chapter 4 (DeepSeek's B_tok and η laws); one function per figure, each returns the figure.
 
-Inputs are the frames and fits of :mod:`scalelab.experiments.deepseek_lr_batch`.
+Inputs are the frames and fits of :mod:`scalelab.experiments.deepseek_lr_batch` (``heldout`` from its
+:func:`~scalelab.experiments.deepseek_lr_batch.heldout_comparison`).
 """
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Rectangle
+
+from scalelab.experiments import deepseek_lr_batch as ch
 
 
 def _plt():
-    import matplotlib.pyplot as plt
 
     return plt
 
@@ -21,16 +25,13 @@ def heatmaps(grid, scale: str, *, band: float = 0.0025, heldout: dict | None = N
     held-out panel the fitted laws' prediction rounded to the grid), ○ on the held-out panel the unrounded
     prediction and □ the naive rule's config (``heldout`` from ``heldout_comparison``).
     """
-    from matplotlib.patches import Rectangle
-
-    from scalelab.experiments import deepseek_lr_batch as E
 
     plt = _plt()
-    bs = E.budgets(scale, grid)
-    step = E.chapter_plan(scale).lr_step
+    bs = ch.budgets(scale, grid)
+    step = ch.chapter_plan(scale).lr_step
     fig, axes = plt.subplots(1, len(bs), figsize=(3.3 * len(bs), 3.6), constrained_layout=True, squeeze=False)
     for ax, b in zip(axes[0], bs):
-        t = E.fit_table(grid, heldout=b.heldout)
+        t = ch.fit_table(grid, heldout=b.heldout)
         t = t[t["d_model"] == b.d_model]
         rows = np.array(b.all_lr_exps)  # a diagonal grid leaves the corners empty (white)
         mat = np.full((len(rows), len(b.batch_exps)), np.nan)
@@ -60,21 +61,19 @@ def heatmaps(grid, scale: str, *, band: float = 0.0025, heldout: dict | None = N
 
 def laws(surf, fitted_laws, *, heldout: dict | None = None):
     """η_opt(C) and B_opt(C): one surface optimum per budget, our laws through them, DeepSeek's laws (log–log)."""
-    from scalelab.experiments import deepseek_lr_batch as E
-
     plt = _plt()
     f = surf[surf["budget"] == "fitted"]
     h = surf[surf["budget"] == "held-out"]
     xs = np.geomspace(float(surf["flops"].min()) / 1.5, float(surf["flops"].max()) * 1.5, 100)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    for ax, key, col, ds, name in ((axes[0], "eta", "log2_eta_opt", E.deepseek_eta, r"\eta_\mathrm{opt}"),
-                                   (axes[1], "batch", "log2_B_opt", E.deepseek_batch, r"B_\mathrm{tok,opt}")):
+    for ax, key, col, ds, name in ((axes[0], "eta", "log2_eta_opt", ch.deepseek_eta, r"\eta_\mathrm{opt}"),
+                                   (axes[1], "batch", "log2_B_opt", ch.deepseek_batch, r"B_\mathrm{tok,opt}")):
         law = fitted_laws[key]
         iv = law.interval
         ax.scatter(f["flops"], 2.0 ** f[col], c="C0", s=30, label=f"surface optima ({len(f)} budgets)")
         ax.plot(xs, law(xs), "C0-", label=f"ours: ${name}={law.k:.3g}\\,C^{{{law.p:.3f}}}$ "
                 f"(95% [{iv.lo:.2f}, {iv.hi:.2f}] over budgets)")
-        pub = E.published_laws()[key]
+        pub = ch.published_laws()[key]
         ax.plot(xs, ds(xs), "k--", label=f"DeepSeek: ${pub['coef']}\\,C^{{{pub['exp']}}}$")
         if len(h):
             ax.plot(h["flops"], 2.0 ** h[col], "*", color="magenta", ms=12, label="held-out: surface optimum")
@@ -119,10 +118,8 @@ def measures(table):
 
 def noise(grid, *, band: float = 0.0025):
     """Seed-to-seed spread at each grid centre, as loss / seed mean − 1, beside the ±band."""
-    from scalelab.experiments import deepseek_lr_batch as E
-
     plt = _plt()
-    g = grid[(grid["budget"] == "fitted") & grid["centre"] & grid["experiment"].isin([E.EXP_GRID, E.EXP_NOISE])]
+    g = grid[(grid["budget"] == "fitted") & grid["centre"] & grid["experiment"].isin([ch.EXP_GRID, ch.EXP_NOISE])]
     fig, ax = plt.subplots(figsize=(6, 3.6), constrained_layout=True)
     ds = sorted(g["d_model"].unique())
     for i, d in enumerate(ds):

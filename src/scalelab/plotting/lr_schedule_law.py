@@ -8,12 +8,12 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
+from scalelab.experiments.lr_schedule_law.claims import LAW_LABELS, LAWS
+
 
 def curves(runs, fits, log2_lr: float, budget: int, schedules=("cosine→10%", "multistep", "WSD .2 1-sqrt",
                                                                     "WSD .2 linear"), min_step: int = 0):
     """Measured held-out loss (dots) and each law's prediction (lines) for a few schedules at one LR and budget."""
-    from scalelab.experiments.lr_schedule_law import LAW_LABELS, LAWS
-
     fig, axes = plt.subplots(1, len(LAWS), figsize=(11, 3.8), sharey=True)
     sel = runs[np.isclose(runs["log2_lr"], log2_lr) & (runs["budget"] == budget) & (runs["seed"] == 0)]
     for ax, law in zip(axes, LAWS):
@@ -38,8 +38,6 @@ def curves(runs, fits, log2_lr: float, budget: int, schedules=("cosine→10%", "
 
 def errors(table, tau: float):
     """Mean signed final-loss error (predicted − measured) per held-out schedule family and law, with ±τ."""
-    from scalelab.experiments.lr_schedule_law import LAWS
-
     fig, ax = plt.subplots(figsize=(8, 4))
     fams = sorted(table["schedule"].unique())
     y = np.arange(len(fams))

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 
 def _plt():
-    import matplotlib.pyplot as plt
 
     return plt
 

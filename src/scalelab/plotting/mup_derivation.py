@@ -5,13 +5,13 @@ Inputs are the frames of :mod:`scalelab.experiments.mup_derivation`.
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 LABELS = {"sp": "SP", "mup": "μP"}
 
 
 def _plt():
-    import matplotlib.pyplot as plt
 
     return plt
 

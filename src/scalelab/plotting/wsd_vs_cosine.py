@@ -5,13 +5,16 @@ Inputs are the frames of :mod:`scalelab.experiments.wsd_vs_cosine`.
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+
+from scalelab.experiments.wsd_vs_cosine.claims import DEFAULT_FRAC, DEFAULT_SHAPE, LABELS
+from scalelab.experiments.wsd_vs_cosine.tables import pick
 
 COLORS = {"cosine": "C0", "cosine_to_zero": "C9", "constant": "C7", "wsd": "C3", "multistep": "C2"}
 
 
 def _plt():
-    import matplotlib.pyplot as plt
 
     return plt
 
@@ -79,8 +82,6 @@ def final_loss(opt, sigma: float, tokens_per_step: int):
     """Best held-out loss (over the LR grid) against the budget, per protocol, with ±``sigma`` bars (the noise
     of one separately trained run); log–log. Cosine to zero appears once the controls stage is analysed."""
     plt = _plt()
-    from scalelab.experiments.wsd_vs_cosine import DEFAULT_FRAC, DEFAULT_SHAPE, LABELS, pick
-
     fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
     err = sigma if np.isfinite(sigma) else 0.0
     for k, (prot, f, s) in enumerate((("cosine", None, None), ("constant", None, None),
@@ -105,8 +106,6 @@ def final_loss(opt, sigma: float, tokens_per_step: int):
 def lr_sweeps(fin):
     """Final held-out loss against the peak LR, one panel per budget, seed-mean with seeds as dots."""
     plt = _plt()
-    from scalelab.experiments.wsd_vs_cosine import DEFAULT_FRAC, DEFAULT_SHAPE, LABELS
-
     budgets = sorted(fin["budget"].unique())
     fig, axes = plt.subplots(1, len(budgets), figsize=(3.4 * len(budgets), 3.6), constrained_layout=True,
                              squeeze=False)
@@ -137,8 +136,6 @@ def lr_sweeps(fin):
 def sensitivity(opt, cos_best):
     """Best loss minus cosine's best against the decay fraction (1−√; left) and per cooldown shape (20%; right)."""
     plt = _plt()
-    from scalelab.experiments.wsd_vs_cosine import DEFAULT_FRAC, DEFAULT_SHAPE
-
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
     w = opt[opt["protocol"] == "wsd"]
     fr = w[w["decay_shape"] == DEFAULT_SHAPE]

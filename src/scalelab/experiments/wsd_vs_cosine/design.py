@@ -1,0 +1,308 @@
+"""Chapter 3's design: the scale plans, the runs of each stage, and the records they produce.
+
+:func:`plan` is the first stage (cosine, the stable runs and their branches); :func:`controls_plan` the
+'controls' stage (cosine to zero, the exponential cooldown). :func:`analysed_records` admits a later stage
+only once every one of its runs is recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from scalelab.book import validate_parameters
+from scalelab.chapter import recorded_all
+from scalelab.experiments.wsd_vs_cosine.claims import (
+    CONTROL_SHAPE,
+    COSINE_FINAL_FRAC,
+    DEFAULT_FRAC,
+    DEFAULT_SHAPE,
+    NB,
+    SLUG,
+    VERSION,
+    WSD_FINAL_FRAC,
+)
+from scalelab.model import ModelConfig
+from scalelab.paths import results_path
+from scalelab.runner import RunSpec, lookup, sweep
+from scalelab.scales import validate_scale
+from scalelab.schedules import MULTISTEP_LEVELS, ScheduleConfig, cooldown_start
+from scalelab.store import RunStore
+from scalelab.train import TrainConfig
+
+
+# ----------------------------------------------------------------------------- scale plans
+@dataclass(frozen=True)
+class ChapterPlan:
+    """The dials of one scale.
+
+    One model: chapter 1's μP transformer (fixed head count, attention 1/d_head, σ = 1/√base_d_model
+    at the base width), so the LR grid is placed around an optimum measured there. With a single width
+    μP has nothing to transfer; it is used so the chapter's model is one whose LR landscape is known.
+
+    Version 1 used a standard-parametrization d64 (σ = 0.02, 1/√d_head): at 500 cosine steps it reached
+    only 2.17–2.38 nats/byte (chapter 1's μP d64: 1.85 on the same tokens) and its loss-vs-LR curve was
+    not smooth (2^-7.5 worse than both neighbours by 0.1–0.2 nats at seed 0), so it was replaced after
+    18 of its runs.
+    """
+
+    d_model: int
+    n_layer: int
+    n_head: int
+    base_d_model: int  # μP base width; σ = 1/√base_d_model there (chapter 1's rule)
+    seq_len: int
+    batch_size: int
+    budgets: tuple[int, ...]  # total steps per budget (tokens = steps · batch_size · seq_len)
+    warmup_steps: int
+    lr_exponents: tuple[float, ...]  # log2 of the peak-LR grid, evenly spaced
+    second_seed_budgets: tuple[int, ...]  # budgets run at a second seed at every grid LR (the spread)
+    fractions: tuple[float, ...]  # WSD decay fractions (1−√ shape)
+    shapes: tuple[str, ...]  # WSD cooldown shapes (20%)
+    sweep_budgets: tuple[int, ...]  # budgets with the fraction and shape variants
+    eval_every: int  # held-out evaluation period of the stable run and the branches (divides 0.6B and 0.8B)
+    cosine_eval_every: int
+    eval_tokens: int
+
+    @property
+    def init_std(self) -> float:
+        return 1.0 / math.sqrt(self.base_d_model)
+
+    @property
+    def grid_step(self) -> float:
+        e = self.lr_exponents
+        return (e[-1] - e[0]) / (len(e) - 1) if len(e) > 1 else float("inf")
+
+    @property
+    def variants(self) -> tuple[tuple[float, str], ...]:
+        """All (decay_frac, decay_shape) of the WSD branches at the sweep budgets; the default first."""
+        out = [(DEFAULT_FRAC, DEFAULT_SHAPE)]
+        out += [(f, DEFAULT_SHAPE) for f in self.fractions if f != DEFAULT_FRAC]
+        out += [(DEFAULT_FRAC, s) for s in self.shapes if s != DEFAULT_SHAPE]
+        return tuple(out)
+
+
+PLANS = {
+    "smoke": ChapterPlan(
+        d_model=32, n_layer=1, n_head=2, base_d_model=32, seq_len=32, batch_size=4, budgets=(20, 40), warmup_steps=2,
+        lr_exponents=(-9.0, -6.0, -3.0), second_seed_budgets=(20,), fractions=(0.025, 0.1, 0.2),
+        shapes=("linear", "1-sqrt"), sweep_budgets=(40,), eval_every=4, cosine_eval_every=4,
+        eval_tokens=2048,
+    ),
+    "cpu": ChapterPlan(
+        # chapter 1's cpu model at d64 (base 32): its 500-step cosine optimum is 2^-5.43, loss at 2^-4 already
+        # 0.43 above it; constant-LR optima are expected ~1 octave lower (C3.5), hence 2^-8 … 2^-4
+        d_model=64, n_layer=2, n_head=4, base_d_model=32, seq_len=128, batch_size=16, budgets=(500, 1000, 2000, 4000),
+        warmup_steps=50, lr_exponents=tuple(e / 2 for e in range(-16, -7)),
+        second_seed_budgets=(500, 1000), fractions=(0.025, 0.05, 0.1, 0.2, 0.4),
+        shapes=("linear", "cosine", "1-sqrt"), sweep_budgets=(500, 1000, 2000, 4000), eval_every=100,
+        cosine_eval_every=250, eval_tokens=65536,
+    ),
+    "gpu": ChapterPlan(
+        # chapter 1's gpu model family (base 128) at d256; its LR grid is centred on the cpu optimum (μP transfer)
+        d_model=256, n_layer=4, n_head=4, base_d_model=128, seq_len=256, batch_size=32,
+        budgets=(1000, 2000, 4000, 8000, 16000), warmup_steps=100, lr_exponents=tuple(e / 2 for e in range(-18, -7)),
+        second_seed_budgets=(1000, 2000, 4000), fractions=(0.025, 0.05, 0.1, 0.2, 0.4),
+        shapes=("linear", "cosine", "1-sqrt"), sweep_budgets=(1000, 2000, 4000, 8000, 16000), eval_every=200,
+        cosine_eval_every=500, eval_tokens=262144,
+    ),
+}
+
+
+def chapter_plan(scale: str) -> ChapterPlan:
+    """The dials of ``scale``.
+
+    Raises:
+        ValueError: naming the valid scales.
+    """
+    return PLANS[validate_scale(scale)]
+
+
+def model_config(scale: str):
+    """The one model of the chapter: μP with a fixed head count, attention 1/d_head, σ = 1/√base_d_model
+    at the base width (chapter 1's model family)."""
+    p = chapter_plan(scale)
+    return ModelConfig(d_model=p.d_model, n_layer=p.n_layer, n_head=p.n_head, d_head=None, seq_len=p.seq_len,
+                       parametrization="mup", attn_scale="inv_d", base_d_model=p.base_d_model,
+                       init_std=p.init_std)
+
+
+def _base(scale: str, lr: float, seed: int, **kw):
+    p = chapter_plan(scale)
+    return TrainConfig(model=model_config(scale), lr=lr, warmup_steps=p.warmup_steps, batch_size=p.batch_size,
+                       eval_tokens=p.eval_tokens, seed=seed, **kw)
+
+
+def branch_start(total_steps: int, warmup_steps: int, decay_frac: float, schedule: str = "wsd") -> int:
+    """Step at which a branch leaves the constant LR: the WSD cooldown start, or multistep's first drop."""
+    if schedule == "multistep":
+        frac = MULTISTEP_LEVELS[0][0]
+        return -(-round(10 * frac) * total_steps // 10)  # first s with 10·s ≥ 8·total (the schedule's own test)
+    return cooldown_start(ScheduleConfig(name="wsd", warmup_steps=warmup_steps, total_steps=total_steps,
+                                         decay_frac=decay_frac, decay_shape=DEFAULT_SHAPE, final_frac=WSD_FINAL_FRAC))
+
+
+def _branch_points(p: ChapterPlan, budgets) -> list[tuple[int, float, str, str]]:
+    """(budget, decay_frac, shape, schedule) of every branch at these budgets."""
+    out = []
+    for b in budgets:
+        variants = p.variants if b in p.sweep_budgets else ((DEFAULT_FRAC, DEFAULT_SHAPE),)
+        out += [(b, f, s, "wsd") for f, s in variants]
+        out.append((b, DEFAULT_FRAC, DEFAULT_SHAPE, "multistep"))
+    return out
+
+
+def plan(scale: str, seed: int = 0) -> list:
+    """All runs at ``scale``: seed ``seed`` everywhere; seed ``seed + 1`` at every grid LR for the
+    ``second_seed_budgets`` (cosine, stable run up to the largest of them, WSD default, multistep).
+
+    Parents (stable runs) come before their branches.
+
+    Raises:
+        ValueError: on an unknown scale.
+    """
+    p = chapter_plan(scale)
+    specs = []
+    for s, budgets in ((seed, p.budgets), (seed + 1, p.second_seed_budgets)):
+        for e in p.lr_exponents:
+            lr = 2.0 ** e
+            for b in budgets:
+                specs.append(RunSpec("cosine", _base(scale, lr, s, schedule="cosine", total_steps=b,
+                                                     final_frac=COSINE_FINAL_FRAC, eval_every=p.cosine_eval_every),
+                                     VERSION))
+            points = _branch_points(p, budgets) if s == seed else [
+                pt for pt in _branch_points(p, budgets) if (pt[1], pt[2]) == (DEFAULT_FRAC, DEFAULT_SHAPE)]
+            starts = tuple(sorted({branch_start(b, p.warmup_steps, f, sch) for b, f, _, sch in points}))
+            stable = RunSpec("constant", _base(scale, lr, s, schedule="constant", total_steps=max(budgets),
+                                               eval_every=p.eval_every, checkpoint_steps=starts), VERSION)
+            specs.append(stable)
+            for b, f, shape, sch in points:
+                start = branch_start(b, p.warmup_steps, f, sch)
+                extra = {} if sch == "multistep" else {"decay_frac": f, "decay_shape": shape,
+                                                       "final_frac": WSD_FINAL_FRAC}
+                cfg = _base(scale, lr, s, schedule=sch, total_steps=b, eval_every=p.eval_every,
+                            init_from=stable.config_key, init_step=start, **extra)
+                specs.append(RunSpec(sch, cfg, VERSION))
+    return specs
+
+
+# ----------------------------------------------------------------------------- stage 2: the missing controls
+def controls_plan(scale: str, seed: int = 0) -> list:
+    """Stage "controls" (added after the first stage's results were seen; the page says so):
+
+    * ``cosine_to_zero``: cosine to 0 instead of 10% of the peak, at every budget and grid LR, with the same
+      seeds as ``cosine`` — WSD cools down to 0, so C3.1 compares like with like only against this;
+    * ``wsd`` with the ``exp`` cooldown shape (MiniCPM's) at the default 20%, seed ``seed``, every budget and
+      grid LR, branched from the first stage's stable runs (their keys do not change: checkpoint steps are
+      not part of a run's key, and a missing checkpoint is recreated without a second record).
+
+    The stage renders only once all its runs are recorded (:func:`stage_complete`).
+    """
+    p = chapter_plan(scale)
+    base = plan(scale, seed=seed)
+    stables = {(sp.config.seed, sp.config.lr): sp for sp in base if sp.experiment == "constant"}
+    specs = []
+    for s, budgets in ((seed, p.budgets), (seed + 1, p.second_seed_budgets)):
+        for e in p.lr_exponents:
+            lr = 2.0 ** e
+            for b in budgets:
+                specs.append(RunSpec("cosine_to_zero", _base(scale, lr, s, schedule="cosine", total_steps=b,
+                                                             final_frac=0.0, eval_every=p.cosine_eval_every),
+                                     VERSION))
+    for e in p.lr_exponents:
+        lr = 2.0 ** e
+        stable = stables[(seed, lr)]
+        for b in p.budgets:
+            start = branch_start(b, p.warmup_steps, DEFAULT_FRAC)
+            cfg = _base(scale, lr, seed, schedule="wsd", total_steps=b, eval_every=p.eval_every,
+                        init_from=stable.config_key, init_step=start, decay_frac=DEFAULT_FRAC,
+                        decay_shape=CONTROL_SHAPE, final_frac=WSD_FINAL_FRAC)
+            specs.append(RunSpec("wsd", cfg, VERSION))
+    return specs
+
+
+def stage_plans(scale: str, seed: int = 0) -> dict[str, list]:
+    """The chapter's stages in order: ``base`` (what the page has rendered since version 2) and ``controls``.
+    A sweep runs them all; a stage is analysed only when every one of its runs is recorded."""
+    return {"base": plan(scale, seed=seed), "controls": controls_plan(scale, seed=seed)}
+
+
+def stage_complete(records: list[dict], scale: str, stage: str = "controls", seed: int = 0) -> bool:
+    """Whether every run of ``stage`` has a record among ``records`` (matched by config key)."""
+    return recorded_all(stage_plans(scale, seed)[stage], records)
+
+
+def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = False, records_only: bool = False,
+        store=None) -> list[dict]:
+    """The chapter's records at ``scale``: trained where missing, or looked up (``records_only``).
+
+    The first stage (:func:`plan`) must be complete; the later stages (:func:`stage_plans`) are trained
+    too, but in records-only mode their records are returned as far as they exist (a sweep may be part
+    way), and :func:`analysed_records` uses a stage only once it is complete. Stable runs go first; a
+    branch whose stable run diverged before its cooldown start has no checkpoint and is skipped (the
+    diverged parent's record says why).
+
+    Raises:
+        ValueError: on an unknown scale.
+        scalelab.sweep.MissingRecordsError: in records-only mode, when a run of the first stage has no
+            record, naming the command that makes them.
+    """
+    validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
+    stages = stage_plans(scale, seed=seed)
+    store = store if store is not None else RunStore(results_path(SLUG, scale))
+    command = f"make chapter NB={NB} SCALE={scale}"
+    out = []
+    roots_all: list = []
+    for i, specs in enumerate(stages.values()):
+        roots = [s for s in specs if s.config.init_from is None]
+        if records_only and i > 0:
+            have = store.by_config_key()
+            out += [have[s.config_key] for s in specs if s.config_key in have]
+            continue
+        root_recs = lookup(roots, store, command=command) if records_only else sweep(
+            roots, store, device=device, refresh=refresh)
+        roots_all += roots
+        ok = {s.config_key for s, r in zip(roots, root_recs) if r["result"]["status"] == "finished"}
+        ok |= {r.get("config_key") for r in out if r["experiment"] == "constant"
+               and r["result"]["status"] == "finished"}
+        branches = [s for s in specs if s.config.init_from is not None and s.config.init_from in ok]
+        if records_only:
+            branch_recs = lookup(branches, store, command=command)
+        else:
+            branch_recs = sweep(branches, store, device=device, refresh=refresh, parents=roots_all)
+        out += [*root_recs, *branch_recs]
+    return out
+
+
+# ----------------------------------------------------------------------------- stages
+def _is_control_record(r: dict) -> bool:
+    """A record of the 'controls' stage: cosine to zero, or a WSD branch with MiniCPM's exponential cooldown."""
+    return r["experiment"] == "cosine_to_zero" or (r["experiment"] == "wsd"
+                                                   and r["config"].get("decay_shape") == CONTROL_SHAPE)
+
+
+def _seed0(records: list[dict]) -> int:
+    return min((r["config"]["seed"] for r in records), default=0)
+
+
+@lru_cache(maxsize=8)
+def _control_keys(scale: str, seed: int) -> frozenset:
+    """Config keys of the 'controls' stage (memoized: building the plans hashes ~1,000 configs)."""
+    return frozenset(s.config_key for s in controls_plan(scale, seed=seed))
+
+
+def controls_progress(records: list[dict], scale: str) -> tuple[int, int]:
+    """(recorded, planned) runs of the 'controls' stage."""
+    have = {r.get("config_key") for r in records}
+    keys = _control_keys(validate_scale(scale), _seed0(records))
+    return len(keys & have), len(keys)
+
+
+def analysed_records(records: list[dict], scale: str) -> list[dict]:
+    """The records the analysis uses: the first stage always, the 'controls' stage only once every one of its
+    runs is recorded (:func:`stage_complete`), so that a stage part-way never changes a verdict."""
+    if any(_is_control_record(r) for r in records):
+        done, planned = controls_progress(records, scale)  # stage_complete's test, with the keys memoized
+        if done == planned:
+            return list(records)
+    return [r for r in records if not _is_control_record(r)]
