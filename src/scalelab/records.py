@@ -44,6 +44,8 @@ class RunResult:
         tokens_per_s: throughput.
         device: where it ran.
         parent_checkpoint_sha256: sha256 of the checkpoint a branch started from.
+        start_eval_loss: a branch's held-out loss on that checkpoint before its first step (None for a run from
+            scratch and for branches recorded before this field existed).
         checkpoints: step → ``{"path", "sha256"}`` of the checkpoints it saved.
     """
 
@@ -62,6 +64,7 @@ class RunResult:
     device: str
     flops_convention: str = "6 * num_params(total) * tokens processed"
     parent_checkpoint_sha256: str | None = None
+    start_eval_loss: float | None = None
     checkpoints: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -254,6 +254,10 @@ def train(
         opt.load_state_dict(state["optimizer"])
         start = cfg.init_step
     ev_off = eval_offsets(len(val_tokens), mcfg.seq_len, cfg.eval_tokens)
+    # A branch measures the held-out loss of the checkpoint it starts from: when the checkpoint was recreated on
+    # another machine or thread count (bitwise different, numerically the same run), this is what shows that it is
+    # the parent's state at init_step (scalelab.checks.branches_reuse_checkpoints). No RNG is drawn.
+    start_eval = evaluate(model, val_tokens, ev_off, mcfg.seq_len, dev) if init_checkpoint is not None else None
     diverge_at = 1.5 * math.log(mcfg.vocab_size)
     train_steps, train_losses = [], []
     eval_steps, eval_losses = [], []
@@ -333,5 +337,6 @@ def train(
         "tokens_per_s": tokens_done / train_seconds if train_seconds else 0.0,
         "device": str(dev),
         "parent_checkpoint_sha256": parent_sha,
+        "start_eval_loss": start_eval,
         "checkpoints": checkpoints,
     }

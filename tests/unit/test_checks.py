@@ -111,3 +111,26 @@ def test_text_only_verdicts_serialise_as_before():
     assert v.to_dict() == {"claim": "C1.1", "statement": "s", "verdict": "reproduced", "criterion": "c",
                            "evidence": "e", "source": "src"}
     assert v.outcome == "reproduced" and v.kind is None and Verdict.from_dict(v.to_dict()) == v
+
+
+def _branch_pair(parent_sha, branch_sha, start_eval, parent_eval_at_400):
+    parent = {"config_key": "P", "experiment": "constant", "config": {"total_steps": 500},
+              "result": {"status": "finished", "checkpoints": {"400": {"sha256": parent_sha}},
+                         "eval_curve": {"step": [400, 500], "loss": [parent_eval_at_400, 2.0]}}}
+    branch = {"config_key": "B", "experiment": "wsd", "config": {"init_from": "P", "init_step": 400,
+                                                                  "total_steps": 500},
+              "result": {"status": "finished", "parent_checkpoint_sha256": branch_sha, "start_eval_loss": start_eval}}
+    return [parent, branch]
+
+
+def test_branches_reuse_checkpoints_bitwise_or_recreated():
+    from scalelab.checks import RECREATED_TOL, branches_reuse_checkpoints
+
+    assert branches_reuse_checkpoints(_branch_pair("a", "a", None, 2.2)).passed  # the same file
+    ok = branches_reuse_checkpoints(_branch_pair("a", "b", 2.2 + 1e-7, 2.2))  # recreated, same state
+    assert ok.passed and "1 start from a recreated checkpoint" in ok.value
+    assert not branches_reuse_checkpoints(_branch_pair("a", "b", 2.2 + 10 * RECREATED_TOL, 2.2)).passed
+    assert not branches_reuse_checkpoints(_branch_pair("a", "b", None, 2.2)).passed  # no evidence: refused
+    pair = _branch_pair("a", "b", 2.2, 2.2)
+    pair[0]["result"]["eval_curve"] = {"step": [500], "loss": [2.0]}  # the branch step is not an eval step
+    assert not branches_reuse_checkpoints(pair).passed
