@@ -17,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 
+from scalelab.runner import chapter_records
+
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"
 CHAPTERS = ("mup_derivation", "mu_transfer_ablations", "wsd_vs_cosine", "deepseek_lr_batch", "chinchilla",
@@ -26,7 +28,7 @@ CHAPTERS = ("mup_derivation", "mu_transfer_ablations", "wsd_vs_cosine", "deepsee
 def report_summary(slug: str) -> dict:
     """Checks (name, passed, value) and verdicts (claim, verdict, evidence) recomputed from the cpu records."""
     mod = importlib.import_module(f"scalelab.experiments.{slug}")
-    records = mod.run("cpu", records_only=True)
+    records = chapter_records(mod, "cpu", records_only=True)
     rep = mod.analyze(records, "cpu")
     d = rep.to_dict()
     return {

@@ -40,7 +40,6 @@ from scalelab.paths import build_dir, repo_root, report_path, results_path
 from scalelab.records import schema_markdown
 from scalelab.scales import SCALES, validate_scale
 from scalelab.store import RunStore
-from scalelab.train import DEVICES
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 RENDER_SCALE = "cpu"  # the scale the book renders from committed records
@@ -50,31 +49,6 @@ HIDDEN_TAGS = ("parameters", "injected-parameters")  # cells collapsed on the pa
 
 class BookError(RuntimeError):
     """A notebook failed or cannot be staged; the message says which and what to run."""
-
-
-def validate_parameters(*, scale, seed=0, refresh=False, device="auto", records_only=False) -> None:
-    """Check a chapter's notebook parameters (papermill's ``-p``) before any compute.
-
-    Called first by every chapter's ``run``; papermill passes what it is given (``-p seed notanumber``
-    arrives as a string), so a wrong type is refused here with the valid values rather than failing deep
-    inside the plan.
-
-    Raises:
-        ValueError: naming the parameter, the value given and the valid values.
-    """
-
-    problems = []
-    if not isinstance(scale, str) or scale not in SCALES:
-        problems.append(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        problems.append(f"seed must be a non-negative integer (0, 1, 2, ...); got {seed!r} ({type(seed).__name__})")
-    for name, value in (("refresh", refresh), ("records_only", records_only)):
-        if not isinstance(value, bool):
-            problems.append(f"{name} must be True or False; got {value!r} ({type(value).__name__})")
-    if device not in DEVICES:
-        problems.append(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
-    if problems:
-        raise ValueError("bad notebook parameter: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,13 @@ A chapter is a module with
 * its design: ``plan(scale, seed)`` (the first stage, the runs the page renders from) and
   ``stage_plans(scale, seed)`` (every stage in order, the first being ``plan``; a later stage is analysed only
   once all its runs are recorded, so main stays records-complete while a plan grows);
-* ``run(scale, …)`` (its records: trained where missing, or looked up with ``records_only``) and
-  ``analyze(records, scale)`` → :class:`scalelab.checks.Report`.
+* ``analyze(records, scale)`` → :class:`scalelab.checks.Report`, and ``glue_values(...)``: the plain numbers the
+  notebook glues into its prose.
+
+A chapter does not fetch its own records: :func:`scalelab.runner.chapter_records` does it the same way for every
+chapter (the chapters it ``READS``, its first stage — planned again on its records while a staged design grows —
+and each later stage once complete). A planning function that takes ``records=`` is a staged design
+(:func:`takes_records`); its callers pass the records, and planning never reads a store.
 
 :func:`conformance` lists what a module lacks; the test suite holds every chapter to it.
 """
@@ -39,12 +44,12 @@ class Chapter(Protocol):
 
     def stage_plans(self, scale: str, seed: int = 0) -> dict: ...
 
-    def run(self, scale: str, **kwargs) -> list[dict]: ...
-
     def analyze(self, records: list[dict], scale: str): ...
 
+    def glue_values(self, *args, **kwargs) -> dict: ...
 
-REQUIRED = ("SLUG", "NOTEBOOK", "VERSION", "STATEMENTS", "SOURCES", "plan", "stage_plans", "run", "analyze")
+
+REQUIRED = ("SLUG", "NOTEBOOK", "VERSION", "STATEMENTS", "SOURCES", "plan", "stage_plans", "analyze", "glue_values")
 
 
 def chapters() -> list[ModuleType]:
@@ -76,6 +81,10 @@ def conformance(mod: ModuleType) -> list[str]:
         params = inspect.signature(getattr(mod, name)).parameters
         if list(params)[:2] != ["scale", "seed"]:
             problems.append(f"{name} does not take (scale, seed)")
+    if hasattr(mod, "run"):
+        problems.append("defines run(): records come from scalelab.runner.chapter_records, not a chapter wrapper")
+    if takes_records(mod.plan) != takes_records(mod.stage_plans):
+        problems.append("plan and stage_plans disagree on taking records= (a staged design takes them in both)")
     return problems
 
 

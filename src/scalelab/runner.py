@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import importlib
 import logging
 import math
 import multiprocessing as mp
@@ -37,11 +38,13 @@ import torch
 from tqdm.auto import tqdm
 
 from scalelab import anchors, batched
+from scalelab.chapter import takes_records
 from scalelab.data import load_corpus
 from scalelab.model import GPT
 from scalelab.paths import build_dir, results_path
+from scalelab.scales import SCALES
 from scalelab.store import LEASE_TTL_S, RunStore, config_key, make_record, run_key
-from scalelab.train import TrainConfig, resolve_device, train
+from scalelab.train import DEVICES, TrainConfig, resolve_device, train
 
 
 @dataclass(frozen=True)
@@ -429,7 +432,7 @@ def run_chapter(slug: str, nb: str, specs: list[RunSpec], scale: str, *, device:
                 refresh: bool = False, records_only: bool = False, store: RunStore | None = None) -> list[dict]:
     """A chapter's records at ``scale``: trained where missing, or looked up (``records_only``).
 
-    The common body of every ``scalelab.experiments.<slug>.run``.
+    The body :func:`chapter_records` runs for each chapter's stages.
 
     Raises:
         MissingRecordsError: in records-only mode, naming ``make chapter NB=<nb> SCALE=<scale>``.
@@ -449,6 +452,83 @@ def run_chapter(slug: str, nb: str, specs: list[RunSpec], scale: str, *, device:
         run_pending(pending_in_order([s for s in specs if s.config_key not in done]), specs, store,
                     jobs=jobs, device=device)
     return sweep(specs, store, device=device, refresh=refresh)
+
+
+def validate_parameters(*, scale, seed=0, refresh=False, device="auto", records_only=False) -> None:
+    """Check a chapter's notebook parameters (papermill's ``-p``) before any compute.
+
+    Called first by :func:`chapter_records`; papermill passes what it is given (``-p seed notanumber``
+    arrives as a string), so a wrong type is refused here with the valid values rather than failing deep
+    inside the plan.
+
+    Raises:
+        ValueError: naming the parameter, the value given and the valid values.
+    """
+
+    problems = []
+    if not isinstance(scale, str) or scale not in SCALES:
+        problems.append(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        problems.append(f"seed must be a non-negative integer (0, 1, 2, ...); got {seed!r} ({type(seed).__name__})")
+    for name, value in (("refresh", refresh), ("records_only", records_only)):
+        if not isinstance(value, bool):
+            problems.append(f"{name} must be True or False; got {value!r} ({type(value).__name__})")
+    if device not in DEVICES:
+        problems.append(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
+    if problems:
+        raise ValueError("bad notebook parameter: " + "; ".join(problems))
+
+
+
+def chapter_records(mod, scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = False,
+                    records_only: bool = False, store: RunStore | None = None) -> list[dict]:
+    """A chapter's records at ``scale``: what its notebook analyses, trained where missing or looked up.
+
+    One body for every chapter (a chapter module declares its design; it does not wrap this):
+
+    1. the chapters it reads (``mod.READS``), each by this same function, their first stage plus any later
+       stage that is complete;
+    2. its first stage (``mod.plan``), trained where missing, or looked up with ``records_only`` (refusing,
+       with the command that makes them, when one is missing). A staged design — a plan that takes
+       ``records=`` and places later runs on earlier results, like chapter 4's held-out grid — is planned
+       again on the records it has until it stops growing;
+    3. each later stage of ``mod.stage_plans``, only once every one of its runs is recorded (a sweep trains
+       them: ``python -m scalelab.sweep``), so a stage part-way never changes a verdict.
+
+    Raises:
+        ValueError: on a bad parameter (before any compute).
+        MissingRecordsError: in records-only mode, when a run of a first stage has no record.
+    """
+    validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
+    out: list[dict] = []
+    for slug in getattr(mod, "READS", ()):
+        out += chapter_records(importlib.import_module(f"scalelab.experiments.{slug}"), scale, seed=seed,
+                               device=device, refresh=refresh, records_only=records_only)
+    store = store if store is not None else RunStore(results_path(mod.SLUG, scale))
+    nb = mod.NOTEBOOK[:2]
+    own: list[dict] = []
+    have: set = set()
+    while True:
+        specs = mod.plan(scale, seed=seed, records=own) if takes_records(mod.plan) else mod.plan(scale, seed=seed)
+        rest = [s for s in specs if s.config_key not in have]
+        if not rest:
+            break
+        new = run_chapter(mod.SLUG, nb, rest, scale, device=device, refresh=refresh, records_only=records_only,
+                          store=store)
+        own += new
+        have |= {r.get("config_key") for r in new}
+        if not takes_records(mod.plan):
+            break
+    stage_plans = getattr(mod, "stage_plans", None)
+    if stage_plans is not None:
+        kw = {"records": own} if takes_records(stage_plans) else {}
+        for specs in list(stage_plans(scale, seed=seed, **kw).values())[1:]:
+            done = recorded(specs, store)
+            if specs and all(s.config_key in done for s in specs):
+                fresh = [done[s.config_key] for s in specs if s.config_key not in have]
+                own += fresh
+                have |= {r.get("config_key") for r in fresh}
+    return out + own
 
 
 def check_scale_device(scale: str, device_type: str | None, specs: list[RunSpec], *, allow: bool | None) -> None:

@@ -16,6 +16,7 @@ from scalelab import book
 from scalelab.checks import Report
 from scalelab.paths import report_path
 from scalelab.store import RunStore
+from scalelab.runner import chapter_records
 
 WITH_RECORDS = chapters_with_records("cpu")
 
@@ -31,7 +32,7 @@ def test_records_only_report_matches_recomputed_verdicts(nb):
     module = importlib.import_module(nb.module)
     # The records the chapter reads (its plan's runs), not every line of the store: a store may also hold
     # runs of an earlier plan, which the page does not show.
-    records = module.run("cpu", records_only=True)
+    records = chapter_records(module, "cpu", records_only=True)
     assert len(records) <= sum(len(RunStore(p).records()) for p in book.chapter_stores(nb, "cpu"))
     recomputed = module.analyze(records, "cpu")
     assert [v.claim for v in recomputed.verdicts] == [v.claim for v in saved.verdicts]

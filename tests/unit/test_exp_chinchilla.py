@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from scalelab.experiments import chinchilla as ch
+from scalelab.runner import chapter_records
 
 
 # ---- plan --------------------------------------------------------------------------------------
@@ -68,7 +69,7 @@ def test_records_only_on_empty_store_names_the_command(tmp_path):
     from scalelab.sweep import MissingRecordsError
 
     with pytest.raises(MissingRecordsError, match="make chapter NB=05 SCALE=smoke"):
-        ch.run("smoke", records_only=True, store=RunStore(tmp_path / "x.jsonl"))
+        chapter_records(ch, "smoke", records_only=True, store=RunStore(tmp_path / "x.jsonl"))
 
 
 # ---- synthetic records with a known law ------------------------------------------------------------

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from scalelab.experiments import deepseek_lr_batch as E
+from scalelab.runner import chapter_records
 from scalelab.store import RunStore
 from scalelab.sweep import MissingRecordsError
 
@@ -214,7 +215,7 @@ def test_missing_runs_fail_validity():
 
 def test_records_only_on_an_empty_store_names_the_command(tmp_path):
     with pytest.raises(MissingRecordsError, match="make chapter NB=04 SCALE=cpu"):
-        E.run("cpu", records_only=True, store=RunStore(tmp_path / "x.jsonl"))
+        chapter_records(E, "cpu", records_only=True, store=RunStore(tmp_path / "x.jsonl"))
 
 
 def test_heldout_grid_waits_for_the_first_stage_and_centres_on_the_prediction():

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from scalelab.experiments import mu_transfer_ablations as ch
+from scalelab.runner import chapter_records
 from scalelab.schedules import lr_multipliers
 from scalelab.store import RunStore
 from scalelab.sweep import MissingRecordsError
@@ -17,7 +18,7 @@ def test_bad_scale_names_the_valid_ones():
     with pytest.raises(ValueError, match="smoke, cpu, gpu"):
         ch.plan("tpu")
     with pytest.raises(ValueError, match="smoke, cpu, gpu"):
-        ch.run("huge", records_only=True)
+        chapter_records(ch, "huge", records_only=True)
 
 
 @pytest.mark.parametrize("scale", ["cpu", "gpu"])
@@ -179,7 +180,7 @@ def test_missing_runs_fail_the_record_check():
 
 def test_records_only_on_empty_store_names_the_command(tmp_path):
     with pytest.raises(MissingRecordsError, match="make chapter NB=02 SCALE=cpu"):
-        ch.run("cpu", records_only=True, store=RunStore(tmp_path / "empty.jsonl"))
+        chapter_records(ch, "cpu", records_only=True, store=RunStore(tmp_path / "empty.jsonl"))
 
 
 def test_disagreements_list_what_did_not_reproduce():
@@ -201,5 +202,5 @@ def test_glue_values_are_plain_numbers_from_the_records():
 
 def test_the_package_surface_names_what_it_exports():
     assert set(ch.__all__) <= set(dir(ch)) and len(ch.__all__) == len(set(ch.__all__))
-    for name in ("plan", "run", "analyze", "glue_values", "finals", "optima", "shifts", "STATEMENTS", "SOURCES"):
+    for name in ("plan", "stage_plans", "analyze", "glue_values", "finals", "optima", "shifts", "STATEMENTS", "SOURCES"):
         assert name in ch.__all__

@@ -11,6 +11,7 @@ import torch
 from scalelab.experiments import mup_derivation as M
 from scalelab.experiments.mup_derivation import coords as coords_mod
 from scalelab.experiments.mup_derivation.numerics import _init_std, _lr_scale
+from scalelab.runner import chapter_records
 from scalelab.store import RunStore
 from scalelab.sweep import MissingRecordsError
 
@@ -53,7 +54,7 @@ def test_unknown_scale_names_the_valid_ones():
 
 def test_records_only_on_empty_store_names_the_command(tmp_path):
     with pytest.raises(MissingRecordsError, match="make chapter NB=01 SCALE=smoke"):
-        M.run("smoke", records_only=True, store=RunStore(tmp_path / "empty.jsonl"))
+        chapter_records(M, "smoke", records_only=True, store=RunStore(tmp_path / "empty.jsonl"))
 
 
 def test_a1_init_std_formula():

@@ -8,6 +8,7 @@ import pytest
 
 from scalelab.checks import ValidityError
 from scalelab.experiments import wsd_vs_cosine as W
+from scalelab.runner import chapter_records
 from scalelab.schedules import cooldown_start
 from scalelab.store import RunStore
 from scalelab.sweep import MissingRecordsError
@@ -81,7 +82,7 @@ def test_unknown_scale_names_the_valid_ones():
 
 def test_records_only_on_empty_store_names_the_command(tmp_path):
     with pytest.raises(MissingRecordsError, match="make chapter NB=03 SCALE=smoke"):
-        W.run("smoke", records_only=True, store=RunStore(tmp_path / "empty.jsonl"))
+        chapter_records(W, "smoke", records_only=True, store=RunStore(tmp_path / "empty.jsonl"))
 
 
 def test_closed_form_ledger():

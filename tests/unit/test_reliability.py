@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from scalelab.data import load_corpus
+from scalelab.runner import chapter_records
 
 ROOT_RESULTS = Path(__file__).resolve().parents[2] / "results" / "cpu"
 
@@ -266,16 +267,16 @@ def test_sweep_cli_rejects_bad_device_and_budget(argv, message, capsys):
 
 def test_a_chapter_checks_its_published_data_before_its_first_run(tmp_root, tmp_path, monkeypatch):
     import scalelab.experiments.chinchilla as ch
-    import scalelab.sweep as S
+    import scalelab.runner as R
     from scalelab import anchors
 
     missing = tmp_path / "no_such_anchors"
     monkeypatch.setenv("SCALELAB_ANCHORS_DIR", str(missing))
     monkeypatch.setenv("SCALELAB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(anchors, "_fetch", lambda url, timeout=30.0: (_ for _ in ()).throw(OSError("offline")))
-    monkeypatch.setattr(S, "run_spec", lambda *a, **k: (_ for _ in ()).throw(AssertionError("compute started")))
+    monkeypatch.setattr(R, "run_spec", lambda *a, **k: (_ for _ in ()).throw(AssertionError("compute started")))
     with pytest.raises(anchors.AnchorError, match=str(missing)):
-        ch.run("smoke")
+        chapter_records(ch, "smoke")
 
 
 @pytest.mark.parametrize("params, message", [
@@ -288,13 +289,13 @@ def test_a_chapter_checks_its_published_data_before_its_first_run(tmp_root, tmp_
 def test_chapter_parameters_are_checked_before_any_compute(params, message, monkeypatch):
     import scalelab.experiments.chinchilla as ch
     import scalelab.experiments.mup_derivation as m1
-    import scalelab.sweep as S
+    import scalelab.runner as R
 
-    monkeypatch.setattr(S, "run_spec", lambda *a, **k: (_ for _ in ()).throw(AssertionError("compute started")))
+    monkeypatch.setattr(R, "run_spec", lambda *a, **k: (_ for _ in ()).throw(AssertionError("compute started")))
     kw = {"scale": "smoke", **params}
     for mod in (m1, ch):
         with pytest.raises(ValueError, match=message):
-            mod.run(**kw)
+            chapter_records(mod, **kw)
 
 
 def test_fits_refuse_degenerate_points_and_bad_arguments():
@@ -327,6 +328,7 @@ CHANGED_STDLIB_SCRIPT = r"""
 import contextlib, io, json, sys
 import torch
 torch.set_num_threads(1)
+import scalelab.runner as R  # the runner calls its own run_spec: patch it there
 import scalelab.sweep as S
 from scalelab.data import load_corpus
 from scalelab.model import ModelConfig
@@ -338,10 +340,10 @@ base = TrainConfig(model=ModelConfig(d_model=16, n_layer=1, d_head=8, seq_len=16
 specs = [S.RunSpec("grid", base.replace(lr=lr)) for lr in (1e-3, 3e-3)]
 fp = load_corpus("stdlib").fingerprint
 out = {"sha256": fp["sha256"]}
-real_run_spec = S.run_spec
+real_run_spec = R.run_spec
 def no_compute(*a, **k):
     raise AssertionError("compute started")
-S.run_spec = no_compute
+R.run_spec = no_compute
 try:  # cpu: the committed records were made on another corpus
     S.run_chapter("grid", "00", specs, "cpu", device="cpu")
 except S.CorpusMismatchError as err:
@@ -351,10 +353,10 @@ status = io.StringIO()
 with contextlib.redirect_stdout(status):
     S.main(["01", "--scale", "cpu", "--status"])
 out["status"] = status.getvalue()
-S.run_spec = real_run_spec
+R.run_spec = real_run_spec
 recs = S.run_chapter("grid", "00", specs, "smoke", device="cpu")  # smoke trains on this corpus
 out["smoke"] = [r["corpus"]["sha256"] for r in recs]
-S.run_spec = no_compute
+R.run_spec = no_compute
 out["smoke_again"] = len(S.run_chapter("grid", "00", specs, "smoke", device="cpu"))  # nothing left to train
 print(json.dumps(out))
 """

@@ -102,7 +102,6 @@ from .design import (
     model_config,
     num_params,
     plan,
-    run,
     stage_complete,
     stage_plans,
 )
@@ -227,8 +226,7 @@ __all__ = [
     "plan_summary",
     "practice_table",
     "rule_changes",
-    "run",
-    "seconds_per_step",
+        "seconds_per_step",
     "stable_curves",
     "stage_complete",
     "stage_cost",

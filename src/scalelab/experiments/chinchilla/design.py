@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scalelab.book import validate_parameters
 from scalelab.chapter import recorded_all
 from scalelab.experiments.chinchilla.claims import (
     DECAY_FRAC,
@@ -28,16 +27,12 @@ from scalelab.experiments.chinchilla.claims import (
     MIN_HELDOUT_RATIO,
     MIN_N_SPAN,
     MIN_SIZES,
-    NB,
-    SLUG,
     VERSION,
 )
 from scalelab.flops import num_params_by_shape
 from scalelab.model import ModelConfig
-from scalelab.paths import results_path
 from scalelab.scales import validate_scale
-from scalelab.store import RunStore
-from scalelab.sweep import RunSpec, recorded, run_chapter
+from scalelab.sweep import RunSpec
 from scalelab.train import TrainConfig
 
 
@@ -255,23 +250,6 @@ def stage_complete(records: list[dict], scale: str, stage: str = "controls", see
     return recorded_all(stage_plans(scale, seed)[stage], records)
 
 
-def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = False, records_only: bool = False,
-        store=None) -> list[dict]:
-    """The chapter's records: trained where missing, or looked up (``records_only``).
-
-    Raises:
-        ValueError: on an unknown scale.
-        scalelab.sweep.MissingRecordsError: in records-only mode, naming the command that makes them.
-    """
-    validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
-    store = store if store is not None else RunStore(results_path(SLUG, validate_scale(scale)))
-    recs = run_chapter(SLUG, NB, plan(scale, seed=seed), scale, device=device, refresh=refresh,
-                       records_only=records_only, store=store)
-    extra = controls_plan(scale, seed)  # stage "controls": used only when every run of it is recorded
-    done = recorded(extra, store)
-    if all(sp.config_key in done for sp in extra):
-        recs = recs + [done[sp.config_key] for sp in extra]
-    return recs
 
 
 def design_ok(scale: str) -> tuple[bool, str]:

@@ -14,8 +14,9 @@ This package repeats the procedure on the book's byte-level GPT:
   20 tokens per parameter at cpu/gpu), so C = M·D grows with d. A larger held-out budget follows
   the same rule and is never fitted: its grid is placed **after** the fitted budgets' records are
   complete, centred on the prediction of the laws fitted to them (:func:`heldout_budget`), so the
-  plan grows in stages, each run when the one before is done (by :func:`run`, which passes the records it
-  has, or by the sweep CLI given the store's records; planning itself reads no store): the first stage
+  plan grows in stages, each run when the one before is done (by :func:`scalelab.runner.chapter_records`,
+  which passes the records it has, or by the sweep CLI given the store's records; planning itself reads no
+  store): the first stage
   (:func:`fitted_plan`), the held-out grid (:func:`heldout_plan`), and — when the held-out best lands in an
   end column of B_tok — one more column beyond it (``HELDOUT_EXTEND``), so that the held-out optimum is
   bracketed.
@@ -53,7 +54,7 @@ The package, by concern (each module imports only the ones above it):
 * :mod:`.design`: the dials of each scale, the budgets and their grids, the run configs, the first stage;
 * :mod:`.tables`: records → tables (grid, noise, surfaces, measures, the comparison with DeepSeek's laws);
 * :mod:`.laws`: the laws through the surface optima and the held-out comparison (C4.4);
-* :mod:`.stages`: the later stages placed on the records (held-out grid, ridge), :func:`plan`, :func:`run`;
+* :mod:`.stages`: the later stages placed on the records (held-out grid, ridge), :func:`plan`;
 * :mod:`.cost`: the plan's and the redesign's runs and estimated hours;
 * :mod:`.analysis`: :func:`analyze`, the rule-change table and :func:`glue_values`.
 """
@@ -143,7 +144,6 @@ from .stages import (
     plan,
     ridge_centres,
     ridge_plan,
-    run,
     stage_complete,
     stage_plans,
 )
@@ -178,7 +178,7 @@ __all__ = [
     "interior_table", "laws_table", "log2_optima", "measure_comparison", "measure_table", "model_config",
     "near_optimal_fit_table", "noise_table", "plan", "plan_summary", "pooled_rel_sd", "prior_budgets",
     "published_band", "published_laws", "ridge_centres", "ridge_nodes", "ridge_plan", "ridge_plan_of",
-    "ridge_summary", "ridge_surface_table", "ridge_table", "run", "scale_measures", "seconds_per_run_model",
+    "ridge_summary", "ridge_surface_table", "ridge_table", "scale_measures", "seconds_per_run_model",
     "stage_complete", "stage_plans", "surface_laws", "surface_table", "train_config", "verdict_changes",
     "versus_deepseek", "width_exponent", "with_measure",
 ]

@@ -22,10 +22,9 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from scalelab.book import validate_parameters
 from scalelab.fit import FitInputError
 from scalelab.fit.deepseek import optimum_law
-from scalelab.runner import RunSpec, run_chapter
+from scalelab.runner import RunSpec
 from scalelab.store import config_key
 
 from .claims import (
@@ -37,8 +36,6 @@ from .claims import (
     HELDOUT_CLIP,
     HELDOUT_EXTEND,
     INTERIOR_AXES,
-    NB,
-    SLUG,
     VERSION,
     deepseek_batch,
     deepseek_eta,
@@ -170,28 +167,6 @@ def plan(scale: str, seed: int = 0, records: list[dict] | None = None) -> list[R
     return fitted_plan(scale, seed) + heldout_plan(scale, seed, records)
 
 
-def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = False, records_only: bool = False,
-        store=None) -> list[dict]:
-    """The chapter's records at ``scale``: trained where missing, or looked up (``records_only``).
-
-    Raises:
-        ValueError: on an unknown scale.
-        scalelab.sweep.MissingRecordsError: in records-only mode, naming the command that makes them.
-    """
-    validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
-    kw = dict(device=device, refresh=refresh, records_only=records_only, store=store)
-    records = run_chapter(SLUG, NB, fitted_plan(scale, seed), scale, **kw)
-    n_first = len(records)
-    # later stages: the held-out grid, then any extension of it; each is placed on the records before it
-    while True:
-        rest = plan(scale, seed=seed, records=records)[len(records):]
-        if not rest:
-            break
-        records = records + run_chapter(SLUG, NB, rest, scale, **kw)
-    if len(records) == n_first:
-        raise RuntimeError("the held-out grid could not be placed: the fit on the fitted budgets did not run "
-                           "(see analyze() for the failed checks)")
-    return records
 
 
 # ----------------------------------------------------------------------------- stage "ridge" (planned, issue 21)

@@ -63,7 +63,6 @@ from .design import (
     chapter_plan,
     input_plans,
     plan,
-    run,
     stage_complete,
     stage_plans,
 )
@@ -98,7 +97,7 @@ __all__ = [
     "chapter_plan", "ChapterPlan", "CRITERIA", "design_lr", "error_by_schedule", "EXP_PROPOSED", "family",
     "FIT_FRAC", "fit_laws", "fit_set_mask", "FIT_SHAPE", "fit_table", "glue_values", "input_plans", "LAW_LABELS",
     "LAWS", "NB", "NOISE_SE", "NOTEBOOK", "per_lr_error", "plan", "PLANS", "predictions", "propose", "PROPOSED",
-    "ranking_agreement", "rankings", "READS", "run", "runs_table", "schedule_label", "schedule_scores",
+    "ranking_agreement", "rankings", "READS", "runs_table", "schedule_label", "schedule_scores",
     "seed_noise", "SLUG", "SOURCES", "stage_complete", "stage_plans", "STATEMENTS", "VERSION", "virtual_cooldowns",
     "wsd_like", "WSD_LIKE_FINAL", "WSD_LIKE_STABLE",
 ]

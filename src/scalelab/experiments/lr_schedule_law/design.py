@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scalelab.book import validate_parameters
 from scalelab.chapter import recorded_all
 from scalelab.experiments import chinchilla
 from scalelab.experiments import wsd_vs_cosine as ch3
-from scalelab.experiments.lr_schedule_law.claims import EXP_PROPOSED, LAWS, NB, SLUG, VERSION
-from scalelab.paths import results_path
-from scalelab.runner import RunSpec, run_chapter
+from scalelab.experiments.lr_schedule_law.claims import EXP_PROPOSED, LAWS, VERSION
+from scalelab.runner import RunSpec
 from scalelab.scales import validate_scale
-from scalelab.store import RunStore
 
 
 # ----------------------------------------------------------------------------- plan
@@ -113,31 +110,3 @@ def stage_complete(records: list[dict], scale: str, stage: str = "proposed", see
     specs = stage_plans(scale, seed)[stage]
     return bool(specs) and recorded_all(specs, records)
 
-
-def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = False, records_only: bool = False,
-        store=None) -> list[dict]:
-    """The records the chapter reads: chapter 3's base plan (and its "controls" stage once complete), chapter 5's
-    plan, and this chapter's proposed runs (trained when missing unless ``records_only``; in records-only mode the
-    ones recorded so far).
-
-    Raises:
-        ValueError: on an unknown scale.
-        scalelab.sweep.MissingRecordsError: in records-only mode, when chapter 3 or 5 lacks records.
-    """
-    validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
-    kw = {"seed": seed, "device": device, "refresh": refresh, "records_only": records_only}
-    have3 = RunStore(results_path(ch3.SLUG, scale)).by_config_key()
-    controls = ch3.stage_plans(scale, seed)["controls"]
-    ckeys = {s.config_key for s in controls}
-    out = [r for r in ch3.run(scale, **kw) if r.get("config_key") not in ckeys]  # base stage only
-    if controls and all(k in have3 for k in ckeys):  # the controls stage is read only once complete
-        out += [have3[s.config_key] for s in controls]
-    out += list(chinchilla.run(scale, **kw))
-    own = plan(scale, seed)
-    if own:
-        if records_only:
-            mine = (store or RunStore(results_path(SLUG, scale))).by_config_key()
-            out += [mine[s.config_key] for s in own if s.config_key in mine]
-        else:
-            out += run_chapter(SLUG, NB, own, scale, device=device, refresh=refresh, store=store)
-    return out

@@ -89,7 +89,6 @@ from .design import (
     lr_grid,
     model_config,
     plan,
-    run,
     stage2_grid,
     stage2_plan,
     stage_complete,
@@ -105,7 +104,7 @@ __all__ = [
     "HALF_OFFSETS", "LEVEL", "long_horizon_plan", "LONG_HORIZON_STEPS", "loss_cube", "lr_grid",
     "magnitude_interval", "MEASURE", "mechanism_gate", "MECHANISM_TAUS", "MECHANISM_WIDTHS", "MIN_SEEDS",
     "MIN_STEPS", "MIN_WIDTH_RATIO", "model_config", "NB", "NOTEBOOK", "OLD_VERDICTS", "optima", "optima_per_width",
-    "PAPER", "plan", "plan_summary", "PLANS", "PROVENANCE", "rule_change_table", "run", "seed_mean", "SETTLE",
+    "PAPER", "plan", "plan_summary", "PLANS", "PROVENANCE", "rule_change_table", "seed_mean", "SETTLE",
     "shifts", "SLUG", "SOURCES", "SP_CONTROL_CLAIMED", "SP_CONTROL_DELTA", "STAGE2", "STAGE2_ARMS", "STAGE2_BASE",
     "STAGE2_CLAIMS", "stage2_grid", "stage2_plan", "STAGE2_SEEDS", "stage_complete", "stage_plans", "stage_summary",
     "STATEMENTS", "TRANSFER_DELTA", "TRANSFER_RULE", "verdict_table", "VERSION", "WD_INDEPENDENT", "WD_TORCH"

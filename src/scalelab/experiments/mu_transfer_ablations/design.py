@@ -12,15 +12,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from scalelab.book import validate_parameters
 from scalelab.chapter import recorded_all
 from scalelab.model import ModelConfig
 from scalelab.parametrization import attention_scale
-from scalelab.runner import RunSpec, run_chapter
+from scalelab.runner import RunSpec
 from scalelab.scales import validate_scale
 from scalelab.train import TrainConfig
 
-from .claims import NB, SLUG, VERSION, WD_INDEPENDENT, WD_TORCH
+from .claims import VERSION, WD_INDEPENDENT, WD_TORCH
 
 
 @dataclass(frozen=True)
@@ -238,17 +237,6 @@ def plan(scale: str, seed: int = 0) -> list:
     return specs
 
 
-def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = False, records_only: bool = False,
-        store=None) -> list[dict]:
-    """The chapter's records at ``scale``: trained where missing, or looked up (``records_only``).
-
-    Raises:
-        ValueError: on an unknown scale.
-        scalelab.sweep.MissingRecordsError: in records-only mode, naming the command that makes them.
-    """
-    validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
-    return run_chapter(SLUG, NB, plan(scale, seed=seed), scale, device=device, refresh=refresh,
-                       records_only=records_only, store=store)
 
 
 # ----------------------------------------------------------------------------- stage 2: the sources' controls

@@ -96,7 +96,6 @@ from scalelab.experiments.mup_derivation.design import (
     model_config,
     plan,
     plan_summary,
-    run,
     stage2_plan,
     stage_complete,
     stage_plans,
@@ -151,7 +150,7 @@ __all__ = [
     "STATEMENTS", "SWAPPED_CLAIMED", "SWAPPED_DELTA", "TRANSFER_DELTA", "VERSION", "WIDER_GAIN",
     # design
     "COORD_LR", "PLANS", "STAGE2", "STAGE2_SEEDS", "ChapterPlan", "chapter_plan", "model_config", "plan",
-    "plan_summary", "run", "stage2_plan", "stage_complete", "stage_plans",
+    "plan_summary", "stage2_plan", "stage_complete", "stage_plans",
     # numerics
     "NETS", "NUMERIC_BASE_WIDTH", "NUMERIC_CASES", "NUMERIC_INPUT_DIM", "NUMERIC_LR", "OPNORM_SEEDS", "OPNORM_SHAPES",
     "NumericCase", "a1_init_std", "fit_slope", "numeric_dims", "one_step", "operator_norm_check", "slope_table",

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from scalelab.book import validate_parameters
 from scalelab.chapter import recorded_all
-from scalelab.experiments.mup_derivation.claims import EXPERIMENT, NB, SLUG, VERSION
+from scalelab.experiments.mup_derivation.claims import EXPERIMENT, VERSION
 from scalelab.model import ModelConfig
-from scalelab.runner import RunSpec, estimated_seconds, run_chapter
+from scalelab.runner import RunSpec, estimated_seconds
 from scalelab.scales import validate_scale
 from scalelab.train import TrainConfig
 
@@ -159,17 +158,6 @@ def plan(scale: str, seed: int = 0) -> list:
     return specs
 
 
-def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = False, records_only: bool = False,
-        store=None) -> list[dict]:
-    """The LR-transfer records at ``scale``: trained where missing, or looked up (``records_only``).
-
-    Raises:
-        ValueError: on an unknown scale.
-        scalelab.sweep.MissingRecordsError: in records-only mode, naming the command that makes them.
-    """
-    validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
-    return run_chapter(SLUG, NB, plan(scale, seed=seed), scale, device=device, refresh=refresh,
-                       records_only=records_only, store=store)
 
 
 # ----------------------------------------------------------------------------- cost

@@ -95,7 +95,6 @@ from .design import (
     controls_progress,
     model_config,
     plan,
-    run,
     stage_complete,
     stage_plans,
 )
@@ -127,7 +126,7 @@ __all__ = [
     "glue_values", "HALF_CLAIMED", "HALF_DELTA", "_is_control_record", "LABELS", "ledger", "LEDGER_RTOL",
     "ledger_totals", "LEVEL", "loss_curves", "MATCH_DELTA", "measured_saving", "model_config", "NB", "near_optimal",
     "NEAR_STEPS", "noise_table", "NOTEBOOK", "optima", "paired_interval", "pick", "plan", "plan_summary", "PLANS",
-    "PROTOCOLS", "replicated_budgets", "REPRO_ATOL", "RULE", "rule_changes", "RULE_CHANGES", "run", "saving_curve",
+    "PROTOCOLS", "replicated_budgets", "REPRO_ATOL", "RULE", "rule_changes", "RULE_CHANGES", "saving_curve",
     "schedule_curves", "seed_interval", "seed_spread", "shape_table", "shared_runs", "SLUG", "SOURCES",
     "stage_complete", "stage_plans", "STATEMENTS", "trunk_cells", "unit_costs", "VERSION", "WSD_FINAL_FRAC",
 ]

@@ -11,24 +11,19 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from scalelab.book import validate_parameters
 from scalelab.chapter import recorded_all
 from scalelab.experiments.wsd_vs_cosine.claims import (
     CONTROL_SHAPE,
     COSINE_FINAL_FRAC,
     DEFAULT_FRAC,
     DEFAULT_SHAPE,
-    NB,
-    SLUG,
     VERSION,
     WSD_FINAL_FRAC,
 )
 from scalelab.model import ModelConfig
-from scalelab.paths import results_path
-from scalelab.runner import RunSpec, lookup, sweep
+from scalelab.runner import RunSpec
 from scalelab.scales import validate_scale
 from scalelab.schedules import MULTISTEP_LEVELS, ScheduleConfig, cooldown_start
-from scalelab.store import RunStore
 from scalelab.train import TrainConfig
 
 
@@ -232,46 +227,6 @@ def stage_complete(records: list[dict], scale: str, stage: str = "controls", see
     return recorded_all(stage_plans(scale, seed)[stage], records)
 
 
-def run(scale: str, *, seed: int = 0, device: str = "auto", refresh: bool = False, records_only: bool = False,
-        store=None) -> list[dict]:
-    """The chapter's records at ``scale``: trained where missing, or looked up (``records_only``).
-
-    The first stage (:func:`plan`) must be complete; the later stages (:func:`stage_plans`) are trained
-    too, but in records-only mode their records are returned as far as they exist (a sweep may be part
-    way), and :func:`analysed_records` uses a stage only once it is complete. Stable runs go first; a
-    branch whose stable run diverged before its cooldown start has no checkpoint and is skipped (the
-    diverged parent's record says why).
-
-    Raises:
-        ValueError: on an unknown scale.
-        scalelab.sweep.MissingRecordsError: in records-only mode, when a run of the first stage has no
-            record, naming the command that makes them.
-    """
-    validate_parameters(scale=scale, seed=seed, refresh=refresh, device=device, records_only=records_only)
-    stages = stage_plans(scale, seed=seed)
-    store = store if store is not None else RunStore(results_path(SLUG, scale))
-    command = f"make chapter NB={NB} SCALE={scale}"
-    out = []
-    roots_all: list = []
-    for i, specs in enumerate(stages.values()):
-        roots = [s for s in specs if s.config.init_from is None]
-        if records_only and i > 0:
-            have = store.by_config_key()
-            out += [have[s.config_key] for s in specs if s.config_key in have]
-            continue
-        root_recs = lookup(roots, store, command=command) if records_only else sweep(
-            roots, store, device=device, refresh=refresh)
-        roots_all += roots
-        ok = {s.config_key for s, r in zip(roots, root_recs) if r["result"]["status"] == "finished"}
-        ok |= {r.get("config_key") for r in out if r["experiment"] == "constant"
-               and r["result"]["status"] == "finished"}
-        branches = [s for s in specs if s.config.init_from is not None and s.config.init_from in ok]
-        if records_only:
-            branch_recs = lookup(branches, store, command=command)
-        else:
-            branch_recs = sweep(branches, store, device=device, refresh=refresh, parents=roots_all)
-        out += [*root_recs, *branch_recs]
-    return out
 
 
 # ----------------------------------------------------------------------------- stages
