@@ -86,3 +86,21 @@ def test_no_python_cross_references(nb):
     """The book has no API pages, so `{py:func}` and friends cannot resolve and fail the -n build."""
     bad = [c.source[:60] for c in _read(nb).cells if c.cell_type == "markdown" and "{py:" in c.source]
     assert not bad, f"{nb.name}: Python cross-reference roles in markdown (use code literals): {bad}"
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=ids(CHAPTERS))
+def test_one_notebook_template(nb):
+    """Every chapter imports itself and its figures under the same names, builds its report path once, fetches
+    its records through the one runner body, and has a "By hand" cell that asserts a number against the library."""
+    doc = _read(nb)
+    code = "\n".join(c.source for c in doc.cells if c.cell_type == "code")
+    slug = nb.stem[3:]
+    for line in (f"from scalelab.experiments import {slug} as ch", f"from scalelab.plotting import {slug} as figures",
+                 "report_file = paths.report_path(ch.SLUG, scale)", "chapter_records(ch, scale"):
+        assert line in code, f"{nb.name}: missing `{line}`"
+    assert code.count("report_path(") == 1, f"{nb.name}: build the report path once (report_file)"
+    by_hand = [i for i, c in enumerate(doc.cells) if c.cell_type == "markdown" and "By hand" in c.source]
+    assert by_hand, f"{nb.name}: no 'By hand' cell"
+    nxt = doc.cells[by_hand[0] + 1]
+    assert nxt.cell_type == "code" and ("assert" in nxt.source or "np.isclose" in nxt.source), \
+        f"{nb.name}: the cell after 'By hand' does not check its number against the library"

@@ -202,5 +202,6 @@ def test_glue_values_are_plain_numbers_from_the_records():
 
 def test_the_package_surface_names_what_it_exports():
     assert set(ch.__all__) <= set(dir(ch)) and len(ch.__all__) == len(set(ch.__all__))
-    for name in ("plan", "stage_plans", "analyze", "glue_values", "finals", "optima", "shifts", "STATEMENTS", "SOURCES"):
+    for name in ("plan", "stage_plans", "analyze", "glue_values", "finals", "optima", "shifts", "STATEMENTS",
+                 "SOURCES"):
         assert name in ch.__all__

@@ -111,8 +111,9 @@ def synth(scale="cpu", *, opt=-5.5, wsd_offset=0.0, ms_offset=0.0, const_shift=-
     optimum at opt + const_shift; WSD 2.5% pays 0.03, 5% 0.01; linear cooldown 0.02 and cosine 0.01 more
     than 1−√, exp 0.005. Seed 1 differs by ±noise for every run of a (seed, LR, budget) alike;
     ``run_noise`` adds independent noise per separately trained run (cosine, stable run), ``branch_noise``
-    per branch. With ``controls`` the 'controls' stage is included (cosine to zero ``cos0_offset`` from cosine)."""
-    specs = W.plan(scale) + (W.controls_plan(scale) if controls else [])
+    per branch. With ``controls`` both later stages are included (cosine to zero ``cos0_offset`` from cosine, and
+    the exponential cooldown)."""
+    specs = W.plan(scale) + (W.controls_plan(scale) + W.exp_cooldown_plan(scale) if controls else [])
 
     def base(t):
         return 2.0 + (t / 100) ** -0.3
@@ -262,7 +263,7 @@ def test_linear_better_than_sqrt_contradicts_c34(good):
     assert _verdicts(W.analyze(recs, "cpu"))["C3.4"] == "contradicted"
 
 
-def test_controls_stage_enters_only_when_complete():
+def test_later_stages_enter_only_when_complete():
     full = synth("smoke", opt=-6.0, curv=0.002, controls=True)
     rep = W.analyze(full, "smoke")
     v = _verdicts(rep)
@@ -270,14 +271,45 @@ def test_controls_stage_enters_only_when_complete():
     c31b = next(x for x in rep.verdicts if x.claim == "C3.1b")
     assert c31b.statistic == pytest.approx(0.005, abs=1e-3)  # WSD − (cosine − 0.005)
     assert W.controls_progress(full, "smoke") == (len(W.controls_plan("smoke")),) * 2
-    part = full[:-1]  # one control run missing: the stage is ignored and the verdicts are the base stage's
-    base = [r for r in full if not W._is_control_record(r)]
-    assert W.analyze(part, "smoke").to_dict() == W.analyze(base, "smoke").to_dict()
+    assert W.controls_progress(full, "smoke", "exp_cooldown") == (len(W.exp_cooldown_plan("smoke")),) * 2
+    with pytest.raises(ValueError, match="valid: controls, exp_cooldown"):
+        W.controls_progress(full, "smoke", "nope")
+
+    def drop_one(stage):
+        i = next(k for k, r in enumerate(full) if W._stage_of(r) == stage)
+        return full[:i] + full[i + 1:], [r for r in full if W._stage_of(r) != stage]
+
+    # one exponential branch missing: that stage is ignored, cosine to zero still counts (C3.1b judged)
+    part, without = drop_one("exp_cooldown")
+    assert W.analyze(part, "smoke").to_dict() == W.analyze(without, "smoke").to_dict()
+    assert "C3.1b" in _verdicts(W.analyze(part, "smoke"))
+    assert W.control_changes(part, "smoke")["exp − 1−√"].isna().all()
+    assert "exp" not in set(W.shape_table(part, "smoke")["shape"])
+    # one cosine-to-zero run missing: C3.1b is not judged, the exponential cooldown still enters
+    part, without = drop_one("controls")
+    assert W.analyze(part, "smoke").to_dict() == W.analyze(without, "smoke").to_dict()
+    assert "C3.1b" not in _verdicts(W.analyze(part, "smoke"))
     ch = W.control_changes(full, "smoke")
     assert np.allclose(ch["cos→0 − cos→10%"], -0.005, atol=1e-3) and np.allclose(ch["exp − 1−√"], 0.005, atol=1e-3)
-    assert W.control_changes(part, "smoke").empty
+    assert W.control_changes([r for r in full if not W._is_control_record(r)], "smoke").empty
     shapes = W.shape_table(full, "smoke").set_index("shape")
     assert "exp" in shapes.index and shapes.loc["exp", "minus 1−√ (nats)"] == pytest.approx(0.005, abs=1e-6)
+
+
+def test_checkpoint_recreation_table(tmp_path):
+    import json
+
+    from scalelab.checks import RECREATED_TOL
+
+    t, meta = W.checkpoint_recreation("cpu", tmp_path / "none.json")
+    assert t.empty and meta == {}
+    assert W.recreation_values("cpu", tmp_path / "none.json")["recreated_runs"] == 0
+    runs = [{"log2_lr": e, "sha256_equal": False, "abs_diff_at_step": d, "eval_steps": [100, 200]}
+            for e, d in ((-8.0, 0.0), (-6.0, RECREATED_TOL / 2), (-5.0, 7e-4), (-4.5, 0.03))]
+    (tmp_path / "m.json").write_text(json.dumps({"step": 400, "threads": 1, "runs": runs}))
+    g = W.recreation_values("cpu", tmp_path / "m.json")
+    assert g == {"recreated_runs": 4, "recreated_ok": 2, "recreated_worst": 0.03,
+                 "recreated_first_miss_log2_lr": -5.0, "recreated_step": 400.0}
 
 
 def test_rule_changes_cover_every_old_claim(good_report):

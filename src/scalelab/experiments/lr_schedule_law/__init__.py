@@ -14,7 +14,8 @@ branches). Design, per peak LR of chapter 3's grid:
   (20 %, to 0) at the budgets ≤ ``fit_max_budget`` (seed ``seed``);
 * **held out** — everything else at that LR: cosine to 10 % (and to 0 once chapter 3's "controls"
   stage is recorded), multi-step, the 1−√ and cosine cooldown shapes, the other fractions, the
-  exponential shape (controls), and every schedule at the largest budget (a horizon twice the fit's).
+  exponential shape (once its "exp_cooldown" stage is recorded), and every schedule at the largest budget
+  (a horizon twice the fit's).
 
 The prediction error of a held-out run is predicted minus measured final held-out loss; it is judged
 against the chapter-3 seed noise τ = 2·√2·σ_seed (two standard errors of a difference of two runs).

@@ -84,15 +84,18 @@ from .cost import (
     unit_costs,
 )
 from .design import (
+    LATER_STAGES,
     PLANS,
     ChapterPlan,
     _base,
     _is_control_record,
+    _stage_of,
     analysed_records,
     branch_start,
     chapter_plan,
     controls_plan,
     controls_progress,
+    exp_cooldown_plan,
     model_config,
     plan,
     stage_complete,
@@ -103,6 +106,7 @@ from .intervals import (
     paired_interval,
     seed_interval,
 )
+from .provenance import checkpoint_recreation, recreation_path, recreation_values
 from .tables import (
     comparison_table,
     cooldown_drops,
@@ -123,7 +127,9 @@ __all__ = [
     "closed_form_steps", "comparison_table", "control_changes", "CONTROL_MIN_GAIN", "CONTROL_SCALES",
     "CONTROL_SHAPE", "controls", "controls_plan", "controls_progress", "cooldown_drops", "COOLDOWN_RATIO",
     "COSINE_FINAL_FRAC", "CRITERIA", "DEFAULT_FRAC", "DEFAULT_SHAPE", "finals", "GAP_CLAIMED", "GAP_DELTA",
-    "glue_values", "HALF_CLAIMED", "HALF_DELTA", "_is_control_record", "LABELS", "ledger", "LEDGER_RTOL",
+    "glue_values", "HALF_CLAIMED", "HALF_DELTA", "_is_control_record",
+    "checkpoint_recreation", "recreation_path", "recreation_values",
+    "_stage_of", "exp_cooldown_plan", "LATER_STAGES", "LABELS", "ledger", "LEDGER_RTOL",
     "ledger_totals", "LEVEL", "loss_curves", "MATCH_DELTA", "measured_saving", "model_config", "NB", "near_optimal",
     "NEAR_STEPS", "noise_table", "NOTEBOOK", "optima", "paired_interval", "pick", "plan", "plan_summary", "PLANS",
     "PROTOCOLS", "replicated_budgets", "REPRO_ATOL", "RULE", "rule_changes", "RULE_CHANGES", "saving_curve",

@@ -35,6 +35,7 @@ from scalelab.experiments.wsd_vs_cosine.cost import ledger, ledger_totals, unit_
 from scalelab.experiments.wsd_vs_cosine.design import (
     _is_control_record,
     _seed0,
+    _stage_of,
     analysed_records,
     chapter_plan,
     controls_progress,
@@ -109,11 +110,13 @@ def controls(records: list[dict], scale: str, *, _parts: tuple | None = None):
 def analyze(records: list[dict], scale: str):
     """Validity checks, controls and verdicts on C3.1–C3.7 from the records (pure and deterministic).
 
-    The 'controls' stage enters only once complete (:func:`analysed_records`); then C3.1b is judged too.
+    A later stage enters only once complete (:func:`analysed_records`): with 'controls' C3.1b is judged too,
+    with 'exp_cooldown' the exponential cooldown joins the shapes.
     """
     p = chapter_plan(scale)
     records = analysed_records(records, scale)
-    have_controls = any(_is_control_record(r) for r in records)
+    have_c0 = any(_stage_of(r) == "controls" for r in records)
+    have_exp = any(_stage_of(r) == "exp_cooldown" for r in records)
     checks: list[Check] = []
     fin = finals(records)
     opt = optima(fin) if len(fin) else None
@@ -126,15 +129,15 @@ def analyze(records: list[dict], scale: str):
 
     # --- LR optima interior
     main = [("cosine", None, None), ("constant", None, None), ("wsd", DEFAULT_FRAC, DEFAULT_SHAPE),
-            ("multistep", None, None)] + ([("cosine_to_zero", None, None), ("wsd", DEFAULT_FRAC, CONTROL_SHAPE)]
-                                          if have_controls else [])
+            ("multistep", None, None)] + ([("cosine_to_zero", None, None)] if have_c0 else []) \
+        + ([("wsd", DEFAULT_FRAC, CONTROL_SHAPE)] if have_exp else [])
     items = []
     if opt is not None and len(opt):
         for prot, f, s in main:
             d = pick(opt, prot, f, s)
             items += [(f"{prot}{'' if s is None else ' ' + s}@{b}", bool(row["interior"])) for b, row in d.iterrows()]
     checks.append(optima_interior(items, "cosine, constant, WSD 20% 1−√, multi-step"
-                                  + (", and the controls" if have_controls else "")))
+                                  + (", and the controls" if have_c0 or have_exp else "")))
 
     # --- seeds replicated
     rep = replicated_budgets(fin, [("cosine", None, None), ("wsd", DEFAULT_FRAC, DEFAULT_SHAPE)]) if len(fin) else []
@@ -206,7 +209,7 @@ def analyze(records: list[dict], scale: str):
         verdicts.append(verdict(cid, claim, iv, extra + "; " + per_budget(a, b, what)))
 
     seed_verdict("C3.1", W0, ("cosine", None, None), no_worse)
-    if have_controls:
+    if have_c0:
         seed_verdict("C3.1b", W0, ("cosine_to_zero", None, None), no_worse)
 
     cd = cooldown_drops(cells) if cells is not None else None
@@ -361,9 +364,12 @@ def glue_values(records: list[dict], scale: str) -> dict:
         d = pick(opt, prot, f, s)
         out[f"best_{prot}"] = float(d.loc[bmax, "loss_at_opt"]) if bmax in d.index else float("nan")
         out[f"lr_{prot}"] = float(2 ** d.loc[bmax, "opt_log2_lr"]) if bmax in d.index else float("nan")
-    done, planned = controls_progress(records, scale)
+    done, planned = controls_progress(records, scale, "controls")
     out.update({"controls_recorded": done, "controls_planned": planned,
-                "controls_complete": float(any(_is_control_record(r) for r in recs))})
+                "controls_complete": float(any(_stage_of(r) == "controls" for r in recs))})
+    done, planned = controls_progress(records, scale, "exp_cooldown")
+    out.update({"exp_recorded": done, "exp_planned": planned,
+                "exp_complete": float(any(_stage_of(r) == "exp_cooldown" for r in recs))})
     ch = control_changes(records, scale)
     for col, name in (("WSD − cos→0", "gap_cos0"), ("WSD − cos→10%", "gap_cos10"), ("exp − 1−√", "gap_exp")):
         out[f"{name}_bmax"] = float(ch.set_index("budget")[col].get(bmax, float("nan"))) if len(ch) else float("nan")

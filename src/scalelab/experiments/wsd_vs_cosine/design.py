@@ -183,19 +183,13 @@ def plan(scale: str, seed: int = 0) -> list:
 
 # ----------------------------------------------------------------------------- stage 2: the missing controls
 def controls_plan(scale: str, seed: int = 0) -> list:
-    """Stage "controls" (added after the first stage's results were seen; the page says so):
-
-    * ``cosine_to_zero``: cosine to 0 instead of 10% of the peak, at every budget and grid LR, with the same
-      seeds as ``cosine`` — WSD cools down to 0, so C3.1 compares like with like only against this;
-    * ``wsd`` with the ``exp`` cooldown shape (MiniCPM's) at the default 20%, seed ``seed``, every budget and
-      grid LR, branched from the first stage's stable runs (their keys do not change: checkpoint steps are
-      not part of a run's key, and a missing checkpoint is recreated without a second record).
+    """Stage "controls" (added after the first stage's results were seen; the page says so): ``cosine_to_zero``,
+    cosine to 0 instead of 10% of the peak, at every budget and grid LR, with the same seeds as ``cosine`` — WSD
+    cools down to 0, so C3.1 compares like with like only against this (C3.1b).
 
     The stage renders only once all its runs are recorded (:func:`stage_complete`).
     """
     p = chapter_plan(scale)
-    base = plan(scale, seed=seed)
-    stables = {(sp.config.seed, sp.config.lr): sp for sp in base if sp.experiment == "constant"}
     specs = []
     for s, budgets in ((seed, p.budgets), (seed + 1, p.second_seed_budgets)):
         for e in p.lr_exponents:
@@ -204,6 +198,23 @@ def controls_plan(scale: str, seed: int = 0) -> list:
                 specs.append(RunSpec("cosine_to_zero", _base(scale, lr, s, schedule="cosine", total_steps=b,
                                                              final_frac=0.0, eval_every=p.cosine_eval_every),
                                      VERSION))
+    return specs
+
+
+def exp_cooldown_plan(scale: str, seed: int = 0) -> list:
+    """Stage "exp_cooldown": ``wsd`` with MiniCPM's ``exp`` cooldown shape at the default 20%, seed ``seed``,
+    every budget and grid LR, branched from the first stage's stable runs (their keys do not change: checkpoint
+    steps are not part of a run's key, and a missing checkpoint is recreated without a second record).
+
+    Planned with cosine to zero as one stage, "controls"; split from it (same runs, same keys) once the
+    exponential branches turned out to need checkpoints this machine cannot recreate exactly for the larger
+    learning rates (see :func:`scalelab.checks.branches_reuse_checkpoints` and the page), so that the complete
+    half renders. Renders only once all its runs are recorded.
+    """
+    p = chapter_plan(scale)
+    base = plan(scale, seed=seed)
+    stables = {(sp.config.seed, sp.config.lr): sp for sp in base if sp.experiment == "constant"}
+    specs = []
     for e in p.lr_exponents:
         lr = 2.0 ** e
         stable = stables[(seed, lr)]
@@ -216,10 +227,15 @@ def controls_plan(scale: str, seed: int = 0) -> list:
     return specs
 
 
+LATER_STAGES = ("controls", "exp_cooldown")
+
+
 def stage_plans(scale: str, seed: int = 0) -> dict[str, list]:
-    """The chapter's stages in order: ``base`` (what the page has rendered since version 2) and ``controls``.
-    A sweep runs them all; a stage is analysed only when every one of its runs is recorded."""
-    return {"base": plan(scale, seed=seed), "controls": controls_plan(scale, seed=seed)}
+    """The chapter's stages in order: ``base`` (what the page has rendered since version 2), ``controls``
+    (cosine to zero) and ``exp_cooldown``. A sweep runs them all; a stage is analysed only when every one of its
+    runs is recorded."""
+    return {"base": plan(scale, seed=seed), "controls": controls_plan(scale, seed=seed),
+            "exp_cooldown": exp_cooldown_plan(scale, seed=seed)}
 
 
 def stage_complete(records: list[dict], scale: str, stage: str = "controls", seed: int = 0) -> bool:
@@ -227,37 +243,45 @@ def stage_complete(records: list[dict], scale: str, stage: str = "controls", see
     return recorded_all(stage_plans(scale, seed)[stage], records)
 
 
-
-
 # ----------------------------------------------------------------------------- stages
+def _stage_of(r: dict) -> str:
+    """Which stage a record belongs to: ``controls`` (cosine to zero), ``exp_cooldown`` (a WSD branch with
+    MiniCPM's exponential cooldown) or ``base``."""
+    if r["experiment"] == "cosine_to_zero":
+        return "controls"
+    if r["experiment"] == "wsd" and r["config"].get("decay_shape") == CONTROL_SHAPE:
+        return "exp_cooldown"
+    return "base"
+
+
 def _is_control_record(r: dict) -> bool:
-    """A record of the 'controls' stage: cosine to zero, or a WSD branch with MiniCPM's exponential cooldown."""
-    return r["experiment"] == "cosine_to_zero" or (r["experiment"] == "wsd"
-                                                   and r["config"].get("decay_shape") == CONTROL_SHAPE)
+    """A record of a later stage: cosine to zero, or a WSD branch with MiniCPM's exponential cooldown."""
+    return _stage_of(r) != "base"
 
 
 def _seed0(records: list[dict]) -> int:
     return min((r["config"]["seed"] for r in records), default=0)
 
 
-@lru_cache(maxsize=8)
-def _control_keys(scale: str, seed: int) -> frozenset:
-    """Config keys of the 'controls' stage (memoized: building the plans hashes ~1,000 configs)."""
-    return frozenset(s.config_key for s in controls_plan(scale, seed=seed))
+@lru_cache(maxsize=16)
+def _stage_keys(scale: str, seed: int, stage: str) -> frozenset:
+    """Config keys of a later stage (memoized: building the plans hashes ~1,000 configs)."""
+    fn = {"controls": controls_plan, "exp_cooldown": exp_cooldown_plan}[stage]
+    return frozenset(s.config_key for s in fn(scale, seed=seed))
 
 
-def controls_progress(records: list[dict], scale: str) -> tuple[int, int]:
-    """(recorded, planned) runs of the 'controls' stage."""
+def controls_progress(records: list[dict], scale: str, stage: str = "controls") -> tuple[int, int]:
+    """(recorded, planned) runs of a later stage among ``records``."""
+    if stage not in LATER_STAGES:
+        raise ValueError(f"unknown stage {stage!r}; valid: {', '.join(LATER_STAGES)}")
     have = {r.get("config_key") for r in records}
-    keys = _control_keys(validate_scale(scale), _seed0(records))
+    keys = _stage_keys(validate_scale(scale), _seed0(records), stage)
     return len(keys & have), len(keys)
 
 
 def analysed_records(records: list[dict], scale: str) -> list[dict]:
-    """The records the analysis uses: the first stage always, the 'controls' stage only once every one of its
+    """The records the analysis uses: the first stage always, each later stage only once every one of its
     runs is recorded (:func:`stage_complete`), so that a stage part-way never changes a verdict."""
-    if any(_is_control_record(r) for r in records):
-        done, planned = controls_progress(records, scale)  # stage_complete's test, with the keys memoized
-        if done == planned:
-            return list(records)
-    return [r for r in records if not _is_control_record(r)]
+    complete = {st for st in LATER_STAGES if any(_stage_of(r) == st for r in records)
+                and controls_progress(records, scale, st)[0] == controls_progress(records, scale, st)[1]}
+    return [r for r in records if _stage_of(r) in ("base", *complete)]
