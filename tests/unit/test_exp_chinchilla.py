@@ -93,7 +93,13 @@ def _records(scale, law):
         recs.append({"key": s.config_key, "config_key": s.config_key, "experiment": s.experiment,
                      "version": s.version, "config": cfg.to_dict(),
                      "result": {"status": "finished", "final_eval_loss": final,
+                                "steps": cfg.total_steps - cfg.init_step, "start_step": cfg.init_step,
+                                "tokens": (cfg.total_steps - cfg.init_step) * cfg.tokens_per_step,
                                 "num_params": {"total": n_tot, "non_embedding": n_ne},
+                                "checkpoints": {str(st): {"sha256": f"{s.config_key}@{st}"}
+                                                for st in cfg.checkpoint_steps},
+                                "parent_checkpoint_sha256": (f"{cfg.init_from}@{cfg.init_step}" if cfg.init_from
+                                                             else None),
                                 "eval_curve": {"step": steps, "tokens": toks, "loss": ev_loss}}})
     return recs
 
@@ -259,3 +265,14 @@ def test_glue_values_are_plain_numbers_named_as_the_prose_uses_them():
     assert all(type(v) in (int, float) for v in g.values())
     assert g["ms_starts"] == ch.mean_start_summary(b)["starts"] and g["a_refit"] == pytest.approx(b["epoch_fit"].a)
     assert g["heldout_C"] == ch.chapter_plan("smoke").heldout_budget
+
+
+def test_branch_provenance_is_checked(equal_scaling):
+    """A cooldown branch that names another checkpoint than its stable run saved fails chapter 5's checks."""
+    recs, pa = equal_scaling
+    name = "branches reuse their parent's checkpoint"
+    assert {c.name: c for c in ch._checks_a(pa, recs, "cpu")}[name].passed
+    i = next(k for k, r in enumerate(recs) if r["config"].get("init_from"))
+    bad = list(recs)
+    bad[i] = {**recs[i], "result": {**recs[i]["result"], "parent_checkpoint_sha256": "deadbeef"}}
+    assert not {c.name: c for c in ch._checks_a(pa, bad, "cpu")}[name].passed

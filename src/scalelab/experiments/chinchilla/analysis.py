@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from scalelab import published
-from scalelab.checks import Check, Report, runs_finished
+from scalelab.checks import Check, Report, branches_reuse_checkpoints, budgets_met, runs_finished
 from scalelab.experiments.chinchilla.claims import (
     A_CLAIMED,
     A_DELTA,
@@ -54,11 +54,7 @@ def _checks_a(pa: PartA, records: list[dict], scale: str) -> list:
     p = chapter_plan(scale)
     ep = pa.endpoints
     specs = plan(scale)
-    have = {r.get("config_key") for r in records}
-    n_runs = sum(sp.config_key in have for sp in specs)
-    checks = [Check("every planned run has a record", n_runs == len(specs), f"{n_runs} of {len(specs)}",
-                    "records == planned runs"),
-              runs_finished(records, specs)]
+    checks = [runs_finished(records, specs), budgets_met(records), branches_reuse_checkpoints(records)]
     on = ep[ep.role.isin([EXP_FIT, EXP_HELDOUT])]
     if len(on):
         dev = float(np.max(np.abs(on["C"] / on["budget"] - 1)))
