@@ -7,7 +7,8 @@ A chapter is a module with
   as text before the results — :func:`claims_table` joins them into the one claims table;
 * its design: ``plan(scale, seed)`` (the first stage, the runs the page renders from) and
   ``stage_plans(scale, seed)`` (every stage in order, the first being ``plan``; a later stage is analysed only
-  once all its runs are recorded, so main stays records-complete while a plan grows);
+  once all its runs are recorded, so main stays records-complete while a plan grows), and ``ANALYSED_STAGES``,
+  the later stages its analysis reads (a stage planned but not yet analysed stays out of ``analyze``);
 * ``analyze(records, scale)`` → :class:`scalelab.checks.Report`, and ``glue_values(...)``: the plain numbers the
   notebook glues into its prose.
 
@@ -83,6 +84,10 @@ def conformance(mod: ModuleType) -> list[str]:
             problems.append(f"{name} does not take (scale, seed)")
     if hasattr(mod, "run"):
         problems.append("defines run(): records come from scalelab.runner.chapter_records, not a chapter wrapper")
+    stages = list(mod.stage_plans("smoke", 0, **({"records": []} if takes_records(mod.stage_plans) else {})))
+    odd = [s for s in getattr(mod, "ANALYSED_STAGES", ()) if s not in stages[1:]]
+    if odd:
+        problems.append(f"ANALYSED_STAGES names {odd}, which are not later stages of stage_plans ({stages[1:]})")
     if takes_records(mod.plan) != takes_records(mod.stage_plans):
         problems.append("plan and stage_plans disagree on taking records= (a staged design takes them in both)")
     return problems

@@ -492,8 +492,9 @@ def chapter_records(mod, scale: str, *, seed: int = 0, device: str = "auto", ref
        with the command that makes them, when one is missing). A staged design — a plan that takes
        ``records=`` and places later runs on earlier results, like chapter 4's held-out grid — is planned
        again on the records it has until it stops growing;
-    3. each later stage of ``mod.stage_plans``, only once every one of its runs is recorded (a sweep trains
-       them: ``python -m scalelab.sweep``), so a stage part-way never changes a verdict.
+    3. each later stage its analysis reads (``mod.ANALYSED_STAGES``; none by default: a stage that is planned
+       but not yet analysed never reaches ``analyze``), only once every one of its runs is recorded (a sweep
+       trains them: ``python -m scalelab.sweep``), so a stage part-way never changes a verdict.
 
     Raises:
         ValueError: on a bad parameter (before any compute).
@@ -520,9 +521,12 @@ def chapter_records(mod, scale: str, *, seed: int = 0, device: str = "auto", ref
         if not takes_records(mod.plan):
             break
     stage_plans = getattr(mod, "stage_plans", None)
-    if stage_plans is not None:
+    analysed = set(getattr(mod, "ANALYSED_STAGES", ()))
+    if stage_plans is not None and analysed:
         kw = {"records": own} if takes_records(stage_plans) else {}
-        for specs in list(stage_plans(scale, seed=seed, **kw).values())[1:]:
+        for name, specs in list(stage_plans(scale, seed=seed, **kw).items())[1:]:
+            if name not in analysed:
+                continue
             done = recorded(specs, store)
             if specs and all(s.config_key in done for s in specs):
                 fresh = [done[s.config_key] for s in specs if s.config_key not in have]

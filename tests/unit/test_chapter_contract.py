@@ -60,7 +60,8 @@ def test_chapter_records_grows_a_staged_plan_and_admits_only_complete_later_stag
         return [{"config_key": s.config_key} for s in specs]
 
     monkeypatch.setattr(R, "run_chapter", fake_run_chapter)
-    mod = types.SimpleNamespace(SLUG="demo", NOTEBOOK="09_demo.ipynb", plan=plan, stage_plans=stage_plans)
+    mod = types.SimpleNamespace(SLUG="demo", NOTEBOOK="09_demo.ipynb", plan=plan, stage_plans=stage_plans,
+                                ANALYSED_STAGES=("extra",))
     store = RunStore(tmp_path / "demo.jsonl")
     monkeypatch.setattr(R, "recorded", lambda specs, store: {"x": {"config_key": "x"}})  # 'extra' part way
     recs = R.chapter_records(mod, "smoke", store=store)
@@ -76,3 +77,26 @@ def test_chapter_records_grows_a_staged_plan_and_admits_only_complete_later_stag
 def test_no_chapter_wraps_the_runner():
     for mod in chapters():
         assert not hasattr(mod, "run"), mod.SLUG
+
+
+def test_a_planned_stage_reaches_analyze_only_when_declared(monkeypatch, tmp_path):
+    import types
+
+    import scalelab.runner as R
+    from scalelab.store import RunStore
+
+    class Spec:
+        def __init__(self, k):
+            self.config_key = k
+
+    monkeypatch.setattr(R, "run_chapter", lambda slug, nb, specs, scale, **kw: [{"config_key": s.config_key}
+                                                                               for s in specs])
+    monkeypatch.setattr(R, "recorded", lambda specs, store: {s.config_key: {"config_key": s.config_key}
+                                                             for s in specs})
+    mod = types.SimpleNamespace(SLUG="demo", NOTEBOOK="09_demo.ipynb", plan=lambda scale, seed=0: [Spec("a")],
+                                stage_plans=lambda scale, seed=0: {"base": [Spec("a")], "planned": [Spec("p")],
+                                                                   "read": [Spec("r")]})
+    store = RunStore(tmp_path / "demo.jsonl")
+    assert [r["config_key"] for r in R.chapter_records(mod, "smoke", store=store)] == ["a"]
+    mod.ANALYSED_STAGES = ("read",)
+    assert [r["config_key"] for r in R.chapter_records(mod, "smoke", store=store)] == ["a", "r"]

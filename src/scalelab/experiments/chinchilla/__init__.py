@@ -92,6 +92,7 @@ from .cost import (
     stage_cost,
 )
 from .design import (
+    ANALYSED_STAGES,
     PLANS,
     ChapterPlan,
     branch_steps,
@@ -140,6 +141,7 @@ from .tables import (
 # every name the notebook, the plotting module, other chapters, scripts and tests use as chinchilla.X (the
 # underscored ones are helpers the unit tests call directly)
 __all__ = [
+    "ANALYSED_STAGES",
     "A_CLAIMED",
     "A_DELTA",
     "A_EPOCH_GAP",

@@ -239,6 +239,9 @@ def controls_plan(scale: str, seed: int = 0) -> list:
     return specs
 
 
+ANALYSED_STAGES = ("controls",)  # the later stages analyze() reads, once complete (scalelab.runner.chapter_records)
+
+
 def stage_plans(scale: str, seed: int = 0) -> dict[str, list]:
     """The chapter's stages in order: ``base`` (what the page renders) and ``controls`` (:func:`controls_plan`).
     A sweep runs them all; a stage is analysed only when every one of its runs is recorded."""

@@ -138,6 +138,7 @@ from .laws import (
     width_exponent,
 )
 from .stages import (
+    ANALYSED_STAGES,
     budgets,
     heldout_budget,
     heldout_plan,
@@ -167,6 +168,7 @@ from .tables import (
 )
 
 __all__ = [
+    "ANALYSED_STAGES",
     "ARITH_GAP", "BAND", "BUDGET_TOL", "C46_MARGIN", "CRITERIA", "DEEPSEEK_FIT_FLOPS", "EXP_GRID", "EXP_HELDOUT",
     "EXP_NOISE", "EXP_RIDGE", "EXP_RIDGE_HELDOUT", "EXP_TOL", "HELDOUT_CLIP", "HELDOUT_EXTEND", "HELDOUT_GAIN",
     "HELDOUT_MIN_RATIO", "INTERIOR_AXES", "MEASURES", "MIN_NOISE_SEEDS", "MIN_RIDGE_BUDGETS", "MIN_RIDGE_SPAN", "NB",

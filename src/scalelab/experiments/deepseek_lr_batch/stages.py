@@ -232,6 +232,9 @@ def ridge_plan(scale: str, seed: int = 0, records: list[dict] | None = None) -> 
     return specs
 
 
+ANALYSED_STAGES = ("ridge",)  # the later stages analyze() reads, once complete (scalelab.runner.chapter_records)
+
+
 def stage_plans(scale: str, seed: int = 0, records: list[dict] | None = None) -> dict[str, list[RunSpec]]:
     """The chapter's stages in order: ``base`` (the first stage and its held-out grid, :func:`plan`) and
     ``ridge`` (the redesign, :func:`ridge_plan`), each placed on ``records``, which the caller passes (None: no

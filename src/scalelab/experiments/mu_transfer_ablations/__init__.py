@@ -67,6 +67,7 @@ from .claims import (
 from .cost import plan_summary, stage_summary
 from .design import (
     ABLATIONS,
+    ANALYSED_STAGES,
     GRAD_CLIP,
     HALF_CENTRE,
     HALF_OFFSETS,
@@ -98,6 +99,7 @@ from .statistic import arm_slope, effect_interval, loss_cube, magnitude_interval
 from .tables import curve, decay_timescales, finals, optima, shifts
 
 __all__ = [
+    "ANALYSED_STAGES",
     "Ablation", "ABLATIONS", "ablations", "analyze", "arm_slope", "attention_scales", "BASELINE", "baseline_config",
     "baseline_of", "BREAK_CLAIMED", "BREAK_DELTA", "chapter_plan", "ChapterPlan", "claim_arms", "controls", "curve",
     "decay_timescales", "disagreements", "effect_interval", "finals", "glue_values", "GRAD_CLIP", "HALF_CENTRE",

@@ -342,6 +342,9 @@ def long_horizon_plan(scale: str, seed: int = 0) -> list:
 LONG_HORIZON_STEPS = {"cpu": {32: 1500, 64: 2700}}
 
 
+ANALYSED_STAGES = (STAGE2,)  # the later stages analyze() reads, once complete (scalelab.runner.chapter_records)
+
+
 def stage_plans(scale: str, seed: int = 0) -> dict[str, list]:
     """The chapter's stages in order: ``base`` (what the page has rendered), ``faithful`` and ``long_horizon``.
     A sweep runs them all; a stage is analysed only when every one of its runs is recorded."""

@@ -84,6 +84,7 @@ from .cost import (
     unit_costs,
 )
 from .design import (
+    ANALYSED_STAGES,
     LATER_STAGES,
     PLANS,
     ChapterPlan,
@@ -123,6 +124,7 @@ from .tables import (
 )
 
 __all__ = [
+    "ANALYSED_STAGES",
     "analysed_records", "analyze", "_base", "best_of_interval", "branch_start", "chapter_plan", "ChapterPlan",
     "closed_form_steps", "comparison_table", "control_changes", "CONTROL_MIN_GAIN", "CONTROL_SCALES",
     "CONTROL_SHAPE", "controls", "controls_plan", "controls_progress", "cooldown_drops", "COOLDOWN_RATIO",

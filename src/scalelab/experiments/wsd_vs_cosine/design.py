@@ -230,6 +230,9 @@ def exp_cooldown_plan(scale: str, seed: int = 0) -> list:
 LATER_STAGES = ("controls", "exp_cooldown")
 
 
+ANALYSED_STAGES = LATER_STAGES  # the later stages analyze() reads, once complete (scalelab.runner.chapter_records)
+
+
 def stage_plans(scale: str, seed: int = 0) -> dict[str, list]:
     """The chapter's stages in order: ``base`` (what the page has rendered since version 2), ``controls``
     (cosine to zero) and ``exp_cooldown``. A sweep runs them all; a stage is analysed only when every one of its
