@@ -74,8 +74,9 @@ def test_kernel_and_title(nb):
 def test_chapter_module_and_report(nb):
     mod = importlib.import_module(nb.module)
     assert mod.SLUG == nb.slug and mod.NOTEBOOK == nb.name
-    for fn in ("plan", "run", "analyze"):
+    for fn in ("plan", "stage_plans", "analyze", "glue_values"):
         assert callable(getattr(mod, fn, None)), f"{nb.module} lacks {fn}()"
+    assert not hasattr(mod, "run"), f"{nb.module} wraps the runner: records come from runner.chapter_records"
     code = "\n".join(c.source for c in _read(nb).cells if c.cell_type == "code")
     assert ".save(" in code and ".assert_valid()" in code, \
         f"{nb.name}: save the Report (report.save(paths.report_path(SLUG, scale))) and call report.assert_valid()"
