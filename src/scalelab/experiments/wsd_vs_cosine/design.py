@@ -147,6 +147,12 @@ def _branch_points(p: ChapterPlan, budgets) -> list[tuple[int, float, str, str]]
     return out
 
 
+def _cosine(scale: str, p: ChapterPlan, experiment: str, lr: float, seed: int, budget: int, final_frac: float):
+    """One cosine run to ``final_frac`` of the peak (10% for ``cosine``, 0 for ``cosine_to_zero``)."""
+    return RunSpec(experiment, _base(scale, lr, seed, schedule="cosine", total_steps=budget, final_frac=final_frac,
+                                     eval_every=p.cosine_eval_every), VERSION)
+
+
 def plan(scale: str, seed: int = 0) -> list:
     """All runs at ``scale``: seed ``seed`` everywhere; seed ``seed + 1`` at every grid LR for the
     ``second_seed_budgets`` (cosine, stable run up to the largest of them, WSD default, multistep).
@@ -162,9 +168,7 @@ def plan(scale: str, seed: int = 0) -> list:
         for e in p.lr_exponents:
             lr = 2.0 ** e
             for b in budgets:
-                specs.append(RunSpec("cosine", _base(scale, lr, s, schedule="cosine", total_steps=b,
-                                                     final_frac=COSINE_FINAL_FRAC, eval_every=p.cosine_eval_every),
-                                     VERSION))
+                specs.append(_cosine(scale, p, "cosine", lr, s, b, COSINE_FINAL_FRAC))
             points = _branch_points(p, budgets) if s == seed else [
                 pt for pt in _branch_points(p, budgets) if (pt[1], pt[2]) == (DEFAULT_FRAC, DEFAULT_SHAPE)]
             starts = tuple(sorted({branch_start(b, p.warmup_steps, f, sch) for b, f, _, sch in points}))
@@ -195,9 +199,7 @@ def controls_plan(scale: str, seed: int = 0) -> list:
         for e in p.lr_exponents:
             lr = 2.0 ** e
             for b in budgets:
-                specs.append(RunSpec("cosine_to_zero", _base(scale, lr, s, schedule="cosine", total_steps=b,
-                                                             final_frac=0.0, eval_every=p.cosine_eval_every),
-                                     VERSION))
+                specs.append(_cosine(scale, p, "cosine_to_zero", lr, s, b, 0.0))
     return specs
 
 
