@@ -63,27 +63,42 @@ from scalelab.store import RunStore
 from scalelab.train import DEVICES, resolve_device
 
 
-def full_plan(mod, scale: str, seed: int = 0, records: list[dict] | None = None) -> list[RunSpec]:
+def full_plan(mod, scale: str, seed: int = 0, records: list[dict] | None = None,
+              stage: str | None = None) -> list[RunSpec]:
     """Every run of a chapter at ``scale``: all its stages (``stage_plans``) where it has them, else ``plan``.
     The book renders a later stage only when it is complete, so a sweep may run them all.
 
     A staged design (chapter 4: the held-out grid is placed on the fitted grid's records) is planned on
     ``records``; when none are given they are read from the chapter's store at ``scale`` here, in the open, so
     the planning functions themselves never read a store.
+
+    With ``stage``, only that stage's runs and the runs they branch from (earlier stages' stable runs).
+
+    Raises:
+        ValueError: on a stage the chapter does not have, naming its stages.
     """
     stages = getattr(mod, "stage_plans", None) or mod.plan
     kw = {"seed": seed}
     if takes_records(stages):
         kw["records"] = records if records is not None else RunStore(results_path(mod.SLUG, scale)).records()
-    if stages is mod.plan:
-        return stages(scale, **kw)
+    by_stage = {"plan": stages(scale, **kw)} if stages is mod.plan else stages(scale, **kw)
+    if stage is not None and stage not in by_stage:
+        raise ValueError(f"chapter {mod.SLUG} has no stage {stage!r}; valid: {', '.join(by_stage)}")
     out, seen = [], set()
-    for specs in stages(scale, **kw).values():
+    for specs in by_stage.values():
         for sp in specs:
             if sp.config_key not in seen:
                 seen.add(sp.config_key)
                 out.append(sp)
-    return out
+    if stage is None:
+        return out
+    by_ckey = {sp.config_key: sp for sp in out}
+    want = set()
+    for sp in by_stage[stage]:
+        while sp is not None and sp.config_key not in want:
+            want.add(sp.config_key)
+            sp = by_ckey.get(sp.config.init_from) if sp.config.init_from else None
+    return [sp for sp in out if sp.config_key in want]
 
 
 def _raise_interrupt(signum, frame):
@@ -139,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="when the committed records were made on another corpus (another Python), train a "
                          "separate set on this corpus into <store>.<corpus sha256[:12]>.jsonl")
     ap.add_argument("--status", action="store_true", help="print what is done and what is left, run nothing")
+    ap.add_argument("--stage", default=None,
+                    help="only this stage of the chapter (and the runs it branches from), e.g. long_horizon; "
+                         "default: every stage")
     ap.add_argument("--order", choices=["cheapest", "costliest"], default="cheapest",
                     help="order of the root runs (branches follow their parents); sweeps on several machines "
                          "may share one store: each skips runs the others have recorded")
@@ -175,13 +193,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         raise SystemExit(str(err)) from None
     mod = _resolve_chapter(args.chapter)
+    try:
+        full_plan(mod, args.scale, args.seed, stage=args.stage)  # a bad stage name is refused before any compute
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     committed = RunStore(results_path(mod.SLUG, args.scale))
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops the workers as well as this process
     t_start = time.perf_counter()
     # A chapter's plan may grow as its records land (chapter 4 places its held-out grid on the laws fitted to
     # its first stage): after each stage the plan is read again, and the sweep goes on while it has new runs.
     while True:
-        specs = full_plan(mod, args.scale, args.seed)
+        specs = full_plan(mod, args.scale, args.seed, stage=args.stage)
         fps = [_corpus_fp(c) for c in dict.fromkeys(s.config.corpus for s in specs)]
         try:  # the training identity: (config, corpus fingerprint), as every run counts it
             store = training_store(committed, fps, own=args.own_corpus_store or None, dry_run=args.status)

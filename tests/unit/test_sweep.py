@@ -192,3 +192,16 @@ def test_sweep_cli_rejects_bad_threads():
 
     with pytest.raises(SystemExit, match="--threads must be a positive integer"):
         main(["01", "--threads", "0", "--status"])
+
+
+def test_full_plan_of_one_stage_brings_the_runs_it_branches_from():
+    from scalelab.experiments import wsd_vs_cosine as W
+    from scalelab.sweep import full_plan
+
+    specs = full_plan(W, "smoke", 0, stage="exp_cooldown")
+    exp = W.exp_cooldown_plan("smoke", 0)
+    assert {s.config_key for s in exp} <= {s.config_key for s in specs}
+    parents = {s.config.init_from for s in exp}
+    assert {s.config_key for s in specs} == {s.config_key for s in exp} | parents  # the stable runs, nothing else
+    with pytest.raises(ValueError, match="valid: base, controls, exp_cooldown"):
+        full_plan(W, "smoke", 0, stage="nope")
