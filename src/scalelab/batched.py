@@ -38,6 +38,7 @@ from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 from scalelab.data import as_tensor, batch_offsets, eval_offsets, get_batch, load_corpus
 from scalelab.model import GPT
 from scalelab.parametrization import rules
+from scalelab.result import RunResult
 from scalelab.schedules import lr_multiplier
 from scalelab.train import TrainConfig, _autocast, downsample, num_params, resolve_device
 
@@ -58,8 +59,8 @@ def group_key(cfg: TrainConfig) -> str | None:
     return json.dumps(d, sort_keys=True)
 
 
-def train_batched(cfgs: list[TrainConfig], *, device: str = "auto") -> list[dict]:
-    """Train same-shape configs together; one result dict per config, as :func:`train` returns.
+def train_batched(cfgs: list[TrainConfig], *, device: str = "auto") -> list[RunResult]:
+    """Train same-shape configs together; one :class:`~scalelab.result.RunResult` per config, as :func:`train`.
 
     Raises:
         ValueError: if the configs do not share a group key.
@@ -160,7 +161,7 @@ def train_batched(cfgs: list[TrainConfig], *, device: str = "auto") -> list[dict
             status[k], final = "diverged", None
         ts, tl = downsample(list(range(1, steps_done[k] + 1)), losses[k])
         tokens = steps_done[k] * c.tokens_per_step
-        out.append({
+        out.append(RunResult(**{
             "status": status[k], "steps": steps_done[k], "tokens": tokens, "start_step": 0,
             "flops": 6.0 * counts["total"] * tokens, "flops_convention": "6 * num_params(total) * tokens processed",
             "num_params": counts, "final_eval_loss": final, "final_train_loss": losses[k][-1] if losses[k] else None,
@@ -170,7 +171,7 @@ def train_batched(cfgs: list[TrainConfig], *, device: str = "auto") -> list[dict
             "wall_s": wall / K, "tokens_per_s": tokens / train_seconds if train_seconds else 0.0,
             "device": str(dev), "parent_checkpoint_sha256": None, "checkpoints": {},
             "batched": {"k": K, "group_wall_s": wall},
-        })
+        }))
     return out
 
 

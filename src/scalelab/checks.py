@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from scalelab.paths import report_path
+from scalelab.result import STATUSES
 from scalelab.scales import validate_scale
 
 VERDICTS = ("reproduced", "not resolved at this scale", "contradicted")
@@ -332,7 +333,7 @@ class Report:
 
 # ---- the generic validity checks every chapter with runs makes -------------------------------------------------
 # One implementation each, so that a check of the same name means the same thing on every page.
-RUN_STATUSES = ("finished", "diverged")  # a diverged run is a result, not a failure
+RUN_STATUSES = STATUSES  # a diverged run is a result, not a failure (scalelab.result)
 
 
 def runs_finished(records: list[dict], planned: list | None = None, *, planned_label: str = "planned runs") -> Check:

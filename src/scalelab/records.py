@@ -14,86 +14,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
 
 from scalelab.paths import build_dir, results_path
+from scalelab.result import STATUSES, RunResult  # noqa: E402,F401  (re-exported: the records' schema)
 from scalelab.store import RunStore
-
-STATUSES = ("finished", "diverged")
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """The ``result`` of one run (see :func:`scalelab.train.train`).
-
-    Attributes:
-        status: ``finished`` or ``diverged`` (a non-finite loss, or 1.5·ln(vocab) after warmup).
-        steps: optimizer steps actually taken by this run (a branch counts from its start step).
-        tokens: tokens actually processed.
-        start_step: the step a branch started from (0 for a run from scratch).
-        flops: 6 · N_total · tokens.
-        num_params: counts ``total``, ``embedding``, ``readout``, ``non_embedding``.
-        final_eval_loss: held-out loss at the last step, nats per byte (None unless finished).
-        final_train_loss: the last training loss.
-        train_curve: ``{"step": [...], "loss": [...]}`` (at most 256 bin means).
-        eval_curve: ``{"step": [...], "tokens": [...], "loss": [...]}``.
-        wall_s: wall time of the training loop, seconds.
-        tokens_per_s: throughput.
-        device: where it ran.
-        parent_checkpoint_sha256: sha256 of the checkpoint a branch started from.
-        start_eval_loss: a branch's held-out loss on that checkpoint before its first step (None for a run from
-            scratch and for branches recorded before this field existed).
-        checkpoints: step → ``{"path", "sha256"}`` of the checkpoints it saved.
-    """
-
-    status: str
-    steps: int
-    tokens: int
-    start_step: int
-    flops: float
-    num_params: dict
-    final_eval_loss: float | None
-    final_train_loss: float | None
-    train_curve: dict
-    eval_curve: dict
-    wall_s: float
-    tokens_per_s: float
-    device: str
-    flops_convention: str = "6 * num_params(total) * tokens processed"
-    parent_checkpoint_sha256: str | None = None
-    start_eval_loss: float | None = None
-    checkpoints: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"unknown run status {self.status!r}; valid: {', '.join(STATUSES)}")
-
-    @classmethod
-    def from_dict(cls, d: dict) -> RunResult:
-        """From a record's ``result``; unknown keys are refused so that a schema change is noticed.
-
-        Raises:
-            ValueError: on a missing or unknown field.
-        """
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown result fields {sorted(unknown)}; known: {sorted(names)}")
-        try:
-            return cls(**d)
-        except TypeError as err:
-            raise ValueError(f"result is missing fields: {err}") from None
-
-    @property
-    def loss(self) -> float:
-        """The run's measurement: the final held-out loss, NaN unless finished with a finite loss."""
-        if self.status != "finished" or self.final_eval_loss is None or not math.isfinite(self.final_eval_loss):
-            return math.nan
-        return float(self.final_eval_loss)
-
 
 # (column, description) of the flat table, in order.
 COLUMNS: tuple[tuple[str, str], ...] = (

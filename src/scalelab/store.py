@@ -299,6 +299,7 @@ def make_record(experiment: str, version: int, config: dict, corpus: dict, resul
     """A record with provenance (git sha, device, versions, seconds)."""
 
     env = environment()
+    result = result.to_dict() if hasattr(result, "to_dict") else dict(result)  # a trainer's RunResult
     return {
         "key": run_key(experiment, version, config, corpus),
         "config_key": config_key(experiment, version, config),

@@ -1,4 +1,4 @@
-"""The trainer: one function, ``train(cfg) -> dict``.
+"""The trainer: one function, ``train(cfg) -> RunResult``.
 
 It trains :class:`scalelab.model.GPT` on a byte-level corpus (:mod:`scalelab.data`) and returns
 what the chapters need: the train-loss curve, periodic held-out evaluations, the final held-out
@@ -40,6 +40,7 @@ from scalelab.data import (
 )
 from scalelab.model import GPT, ModelConfig
 from scalelab.optim import OPTIMIZERS, WD_MODES, build_optimizer
+from scalelab.result import RunResult
 from scalelab.schedules import ScheduleConfig, lr_multiplier
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -213,7 +214,7 @@ def train(
     ckpt_dir: str | Path | None = None,
     init_checkpoint: str | Path | None = None,
     stop_at: int | None = None,
-) -> dict:
+) -> RunResult:
     """Train one model and return its result dict (see the module docstring).
 
     Args:
@@ -317,7 +318,7 @@ def train(
     final_eval = eval_losses[-1] if (status == "finished" and eval_losses) else None
     if final_eval is not None and not math.isfinite(final_eval):
         status, final_eval = "diverged", None
-    return {
+    return RunResult(**{
         "status": status,
         "steps": steps_done,
         "tokens": tokens_done,
@@ -339,4 +340,4 @@ def train(
         "parent_checkpoint_sha256": parent_sha,
         "start_eval_loss": start_eval,
         "checkpoints": checkpoints,
-    }
+    })

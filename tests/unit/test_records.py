@@ -46,3 +46,25 @@ def test_export_writes_one_row_per_run(tmp_path):
     n = sum(1 for line in (ROOT / "results/cpu/chinchilla.jsonl").read_text().splitlines() if line.strip())
     assert len(lines) == n + 1
     assert "| `loss` |" in schema_markdown()
+
+
+def test_both_trainers_return_a_typed_result_the_store_writes_as_before(tmp_path):
+    import json
+
+    from scalelab.batched import train_batched
+    from scalelab.model import ModelConfig
+    from scalelab.result import RunResult
+    from scalelab.store import make_record
+    from scalelab.train import TrainConfig, train
+
+    cfg = TrainConfig(model=ModelConfig(d_model=16, n_layer=1, d_head=8, seq_len=16, base_d_model=16),
+                      total_steps=3, batch_size=2, eval_tokens=256)
+    one = train(cfg, device="cpu")
+    assert isinstance(one, RunResult) and one["status"] == one.status and one.get("device") == "cpu"
+    assert "batched" not in one and "batched" not in one.to_dict()
+    group = train_batched([cfg, cfg.replace(lr=cfg.lr * 2)], device="cpu")
+    assert all(isinstance(r, RunResult) for r in group) and group[0]["batched"]["k"] == 2
+    rec = make_record("e", 1, cfg.to_dict(), {"sha256": "x"}, one, 1.0)
+    back = json.loads(json.dumps(rec))  # a plain dict the store can write
+    assert RunResult.from_dict(back["result"]) == one
+    assert RunResult.from_dict(group[0].to_dict()).batched == group[0].batched
