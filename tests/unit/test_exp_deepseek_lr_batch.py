@@ -365,3 +365,15 @@ def test_ridge_stage_is_analysed_once_complete():
     assert E.stage_complete(recs + extra, "smoke", "ridge")
     rep = E.analyze(recs + extra, "smoke")
     assert all("stage ridge" in v.evidence for v in rep.verdicts if v.claim in ("C4.2", "C4.3"))
+
+
+def test_ridge_records_stay_out_of_the_first_stage_grid():
+    """The ridge stage trains the same widths: its records must not enter the first stage's grid table (and so
+    its fits and checks) once the stage lands."""
+    from scalelab.experiments import deepseek_lr_batch as ch
+
+    rec = {"experiment": ch.EXP_GRID, "version": ch.VERSION,
+           "config": ch.fitted_plan("cpu")[0].config.to_dict(),
+           "result": {"status": "finished", "final_eval_loss": 2.0}}
+    assert len(ch.grid_table([rec], "cpu")) == 1
+    assert ch.grid_table([{**rec, "experiment": ch.EXP_RIDGE}], "cpu").empty

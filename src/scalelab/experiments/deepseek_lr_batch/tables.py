@@ -38,7 +38,8 @@ from .design import budget_of, chapter_plan, prior_budgets, ridge_plan_of, scale
 
 
 def grid_table(records: list[dict], scale: str) -> pd.DataFrame:
-    """One row per record of this scale's budgets.
+    """One row per first-stage record of this scale's budgets (grid, noise and held-out runs; the ridge stage's
+    records, at the same widths, belong to :func:`ridge_table` and never enter this one).
 
     Columns: experiment, d_model, budget (fitted/held-out), flops (nominal C = M·D), flops_run
     (M × tokens the run asked for), batch_tokens (B_tok), lr, batch_exp, lr_exp, seed, steps,
@@ -48,6 +49,8 @@ def grid_table(records: list[dict], scale: str) -> pd.DataFrame:
     rows = []
     for r in records:
         if r.get("version", VERSION) != VERSION:  # superseded designs stay in the store, unused
+            continue
+        if r["experiment"] not in (EXP_GRID, EXP_NOISE, EXP_HELDOUT):
             continue
         c = r["config"]
         d = int(c["model"]["d_model"])
