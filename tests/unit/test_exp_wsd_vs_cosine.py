@@ -128,7 +128,7 @@ def synth(scale="cpu", *, opt=-5.5, wsd_offset=0.0, ms_offset=0.0, const_shift=-
                "flops": 6.0 * 1e5 * steps * tps, "wall_s": 0.03 * steps, "checkpoints": {},
                "parent_checkpoint_sha256": None}
         eps = _noise(c.seed, c.lr, c.total_steps, noise)
-        if s.experiment == "constant":
+        if s.experiment in ("constant", W.REPLICA_TRUNK):
             ev = [t for t in range(c.eval_every, c.total_steps + 1, c.eval_every)]
             own = _hash_noise("stable", c.seed, c.lr, amp=run_noise)
             ls = [base(t) + cooldown_gain + curv * (x - opt - const_shift) ** 2 + _noise(c.seed, c.lr, t, noise) + own
@@ -138,7 +138,7 @@ def synth(scale="cpu", *, opt=-5.5, wsd_offset=0.0, ms_offset=0.0, const_shift=-
             res["checkpoints"] = {str(k): {"path": "x", "sha256": f"{s.config_key}-{k}"} for k in c.checkpoint_steps}
         else:
             off = 0.0
-            if s.experiment == "wsd":
+            if s.experiment in ("wsd", W.REPLICA_BRANCH):
                 off = wsd_offset + {0.025: 0.03, 0.05: 0.01}.get(c.decay_frac, 0.0) + {
                     "linear": 0.02, "cosine": 0.01, "exp": 0.005}.get(c.decay_shape, 0.0)
                 off += _hash_noise("branch", c.seed, c.lr, c.total_steps, c.decay_frac, c.decay_shape,
@@ -284,7 +284,7 @@ def test_later_stages_enter_only_when_complete():
     assert W.analyze(part, "smoke").to_dict() == W.analyze(without, "smoke").to_dict()
     assert "C3.1b" in _verdicts(W.analyze(part, "smoke"))
     assert W.control_changes(part, "smoke")["exp − 1−√"].isna().all()
-    assert "exp" not in set(W.shape_table(part, "smoke")["shape"])
+    assert not any("exp" in x for x in W.shape_table(part, "smoke")["shape"])
     # one cosine-to-zero run missing: C3.1b is not judged, the exponential cooldown still enters
     part, without = drop_one("controls")
     assert W.analyze(part, "smoke").to_dict() == W.analyze(without, "smoke").to_dict()
@@ -293,7 +293,12 @@ def test_later_stages_enter_only_when_complete():
     assert np.allclose(ch["cos→0 − cos→10%"], -0.005, atol=1e-3) and np.allclose(ch["exp − 1−√"], 0.005, atol=1e-3)
     assert W.control_changes([r for r in full if not W._is_control_record(r)], "smoke").empty
     shapes = W.shape_table(full, "smoke").set_index("shape")
-    assert "exp" in shapes.index and shapes.loc["exp", "minus 1−√ (nats)"] == pytest.approx(0.005, abs=1e-6)
+    row = "exp (replica trunks)"  # both shapes branched from one replica trunk
+    assert row in shapes.index and shapes.loc[row, "minus 1−√ (nats)"] == pytest.approx(0.005, abs=1e-6)
+    # the replicas stay out of the first stage's tables: their 1−√ branches do not double the reference's seeds
+    assert not (W.finals(full)["protocol"] == W.REPLICA_BRANCH).any()
+    assert W.analyze(full, "smoke").to_dict()["verdicts"] == W.analyze(
+        [r for r in full if r["experiment"] not in W.REPLICA_EXPERIMENTS], "smoke").to_dict()["verdicts"]
 
 
 def test_checkpoint_recreation_table(tmp_path):

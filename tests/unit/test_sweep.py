@@ -195,13 +195,17 @@ def test_sweep_cli_rejects_bad_threads():
 
 
 def test_full_plan_of_one_stage_brings_the_runs_it_branches_from():
+    from scalelab.experiments import chinchilla as C
     from scalelab.experiments import wsd_vs_cosine as W
     from scalelab.sweep import full_plan
 
-    specs = full_plan(W, "smoke", 0, stage="exp_cooldown")
-    exp = W.exp_cooldown_plan("smoke", 0)
-    assert {s.config_key for s in exp} <= {s.config_key for s in specs}
-    parents = {s.config.init_from for s in exp}
-    assert {s.config_key for s in specs} == {s.config_key for s in exp} | parents  # the stable runs, nothing else
+    for mod, stage in ((W, "exp_cooldown"), (C, "controls")):
+        specs = full_plan(mod, "smoke", 0, stage=stage)
+        own = mod.stage_plans("smoke", 0)[stage]
+        keys, own_keys = {s.config_key for s in specs}, {s.config_key for s in own}
+        assert own_keys <= keys
+        parents = {s.config.init_from for s in specs if s.config.init_from}
+        assert keys - own_keys == parents - own_keys  # what it adds is exactly the earlier stages' trunks
+    assert not parents <= own_keys  # chapter 5's envelope branches start from first-stage stable runs
     with pytest.raises(ValueError, match="valid: base, controls, exp_cooldown"):
         full_plan(W, "smoke", 0, stage="nope")

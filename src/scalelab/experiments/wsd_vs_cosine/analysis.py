@@ -55,6 +55,7 @@ from scalelab.experiments.wsd_vs_cosine.tables import (
     near_optimal,
     optima,
     pick,
+    replica_records,
     replicated_budgets,
     seed_spread,
     trunk_cells,
@@ -129,13 +130,17 @@ def analyze(records: list[dict], scale: str):
 
     # --- LR optima interior
     main = [("cosine", None, None), ("constant", None, None), ("wsd", DEFAULT_FRAC, DEFAULT_SHAPE),
-            ("multistep", None, None)] + ([("cosine_to_zero", None, None)] if have_c0 else []) \
-        + ([("wsd", DEFAULT_FRAC, CONTROL_SHAPE)] if have_exp else [])
+            ("multistep", None, None)] + ([("cosine_to_zero", None, None)] if have_c0 else [])
     items = []
     if opt is not None and len(opt):
         for prot, f, s in main:
             d = pick(opt, prot, f, s)
             items += [(f"{prot}{'' if s is None else ' ' + s}@{b}", bool(row["interior"])) for b, row in d.iterrows()]
+    if have_exp:  # both shapes on the replica trunks
+        ropt = optima(finals(replica_records(records)))
+        for s in (DEFAULT_SHAPE, CONTROL_SHAPE):
+            d = pick(ropt, "wsd", DEFAULT_FRAC, s)
+            items += [(f"replica wsd {s}@{b}", bool(row["interior"])) for b, row in d.iterrows()]
     checks.append(optima_interior(items, "cosine, constant, WSD 20% 1−√, multi-step"
                                   + (", and the controls" if have_c0 or have_exp else "")))
 
@@ -307,41 +312,56 @@ def rule_changes(report):
 
 def shape_table(records: list[dict], scale: str):
     """Each 20% cooldown shape against 1−√ (shape minus 1−√, nats), paired by trunk at the near-optimal LRs,
-    with its interval; MiniCPM's ``exp`` only once the 'controls' stage is recorded."""
+    with its interval; MiniCPM's ``exp`` once the 'exp_cooldown' stage is recorded, paired on its replica trunks
+    (both shapes branched from one replica)."""
     recs = analysed_records(records, scale)
     fin = finals(recs)
     cols = ["shape", "minus 1−√ (nats)", "interval", "unit", "trunks"]
     if fin.empty:
         return pd.DataFrame(columns=cols)
-    cells = near_optimal(trunk_cells(recs, scale), optima(fin), scale)
+    opt = optima(fin)
+    cells = near_optimal(trunk_cells(recs, scale), opt, scale)
     rows = []
-    for shape in [*chapter_plan(scale).shapes, CONTROL_SHAPE]:
+    ref = _vkey(DEFAULT_FRAC, DEFAULT_SHAPE)
+    for shape in chapter_plan(scale).shapes:
         k = _vkey(DEFAULT_FRAC, shape)
         if shape == DEFAULT_SHAPE or k not in cells:
             continue
-        iv = paired_interval(cells, k, _vkey(DEFAULT_FRAC, DEFAULT_SHAPE))
+        iv = paired_interval(cells, k, ref)
         rows.append({"shape": shape, "minus 1−√ (nats)": iv.estimate, "interval": f"[{iv.lo:+.4f}, {iv.hi:+.4f}]",
                      "unit": f"{iv.method}, {iv.unit}s", "trunks": iv.n_units})
+    rep = replica_records(recs)
+    if rep:
+        rcells = near_optimal(trunk_cells(rep, scale), opt, scale)  # near-optimal by the first stage's optima
+        k = _vkey(DEFAULT_FRAC, CONTROL_SHAPE)
+        if k in rcells and ref in rcells:
+            iv = paired_interval(rcells, k, ref)
+            rows.append({"shape": f"{CONTROL_SHAPE} (replica trunks)", "minus 1−√ (nats)": iv.estimate,
+                         "interval": f"[{iv.lo:+.4f}, {iv.hi:+.4f}]", "unit": f"{iv.method}, {iv.unit}s",
+                         "trunks": iv.n_units})
     return pd.DataFrame(rows, columns=cols)
 
 
 def control_changes(records: list[dict], scale: str):
-    """What the 'controls' stage changes, per budget (tuned losses, nats; empty until it is recorded):
+    """What the later stages change, per budget (tuned losses, nats; empty until one is recorded):
     WSD − cosine to 10% (C3.1's reference until now) beside WSD − cosine to 0, and the exponential
-    cooldown beside 1−√."""
+    cooldown beside 1−√ on the replica trunks (NaN until that stage is recorded)."""
     cols = ["budget", "WSD − cos→10%", "WSD − cos→0", "cos→0 − cos→10%", "exp − 1−√"]
     recs = analysed_records(records, scale)
     if not any(_is_control_record(r) for r in recs):
         return pd.DataFrame(columns=cols)
     opt = optima(finals(recs))
     w, c10, c0 = (pick(opt, "wsd", DEFAULT_FRAC, DEFAULT_SHAPE), pick(opt, "cosine"), pick(opt, "cosine_to_zero"))
-    ex = pick(opt, "wsd", DEFAULT_FRAC, CONTROL_SHAPE)
+    rep = replica_records(recs)  # the exponential cooldown and its 1−√ reference, on the replica trunks
+    ropt = optima(finals(rep)) if rep else None
+    rw = pick(ropt, "wsd", DEFAULT_FRAC, DEFAULT_SHAPE) if ropt is not None else w.iloc[0:0]
+    ex = pick(ropt, "wsd", DEFAULT_FRAC, CONTROL_SHAPE) if ropt is not None else w.iloc[0:0]
     rows = []
     for b in w.index:
         g = {k: (d.loc[b, "loss_at_opt"] if b in d.index else float("nan"))
-             for k, d in (("w", w), ("c10", c10), ("c0", c0), ("ex", ex))}
+             for k, d in (("w", w), ("c10", c10), ("c0", c0), ("ex", ex), ("rw", rw))}
         rows.append({"budget": int(b), "WSD − cos→10%": g["w"] - g["c10"], "WSD − cos→0": g["w"] - g["c0"],
-                     "cos→0 − cos→10%": g["c0"] - g["c10"], "exp − 1−√": g["ex"] - g["w"]})
+                     "cos→0 − cos→10%": g["c0"] - g["c10"], "exp − 1−√": g["ex"] - g["rw"]})
     return pd.DataFrame(rows, columns=cols)
 
 

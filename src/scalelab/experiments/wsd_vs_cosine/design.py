@@ -203,29 +203,38 @@ def controls_plan(scale: str, seed: int = 0) -> list:
     return specs
 
 
-def exp_cooldown_plan(scale: str, seed: int = 0) -> list:
-    """Stage "exp_cooldown": ``wsd`` with MiniCPM's ``exp`` cooldown shape at the default 20%, seed ``seed``,
-    every budget and grid LR, branched from the first stage's stable runs (their keys do not change: checkpoint
-    steps are not part of a run's key, and a missing checkpoint is recreated without a second record).
+REPLICA_TRUNK = "stable_replica"  # a stable run trained again, here, for the exponential-cooldown stage
+REPLICA_BRANCH = "wsd_replica"  # its 20% cooldowns: MiniCPM's exponential and the 1−√ reference, paired by trunk
+REPLICA_EXPERIMENTS = (REPLICA_TRUNK, REPLICA_BRANCH)
 
-    Planned with cosine to zero as one stage, "controls"; split from it (same runs, same keys) once the
-    exponential branches turned out to need checkpoints this machine cannot recreate exactly for the larger
-    learning rates (see :func:`scalelab.checks.branches_reuse_checkpoints` and the page), so that the complete
-    half renders. Renders only once all its runs are recorded.
+
+def exp_cooldown_plan(scale: str, seed: int = 0) -> list:
+    """Stage "exp_cooldown": MiniCPM's ``exp`` cooldown at the default 20% against the 1−√ reference, both branched
+    from a *replica* of each seed-``seed`` stable run — the same configuration trained again (experiment
+    ``stable_replica``, so its own key and checkpoints), every budget and grid LR.
+
+    Both shapes branch from one replica, so their difference is paired within a trunk trained on one machine.
+    The first version of this stage branched the exponential cooldowns from the committed stable runs; their
+    checkpoints had to be recreated on another machine, which reproduces them only at the smaller learning
+    rates (the page shows the measurement), so the two shapes would have started from different states. That
+    version was never recorded; this one replaced it, and was split from cosine to zero (planned with it as one
+    stage, "controls"), after those results were seen.
     """
     p = chapter_plan(scale)
-    base = plan(scale, seed=seed)
-    stables = {(sp.config.seed, sp.config.lr): sp for sp in base if sp.experiment == "constant"}
+    starts = tuple(sorted({branch_start(b, p.warmup_steps, DEFAULT_FRAC) for b in p.budgets}))
     specs = []
     for e in p.lr_exponents:
         lr = 2.0 ** e
-        stable = stables[(seed, lr)]
+        trunk = RunSpec(REPLICA_TRUNK, _base(scale, lr, seed, schedule="constant", total_steps=max(p.budgets),
+                                             eval_every=p.eval_every, checkpoint_steps=starts), VERSION)
+        specs.append(trunk)
         for b in p.budgets:
             start = branch_start(b, p.warmup_steps, DEFAULT_FRAC)
-            cfg = _base(scale, lr, seed, schedule="wsd", total_steps=b, eval_every=p.eval_every,
-                        init_from=stable.config_key, init_step=start, decay_frac=DEFAULT_FRAC,
-                        decay_shape=CONTROL_SHAPE, final_frac=WSD_FINAL_FRAC)
-            specs.append(RunSpec("wsd", cfg, VERSION))
+            for shape in (DEFAULT_SHAPE, CONTROL_SHAPE):
+                cfg = _base(scale, lr, seed, schedule="wsd", total_steps=b, eval_every=p.eval_every,
+                            init_from=trunk.config_key, init_step=start, decay_frac=DEFAULT_FRAC,
+                            decay_shape=shape, final_frac=WSD_FINAL_FRAC)
+                specs.append(RunSpec(REPLICA_BRANCH, cfg, VERSION))
     return specs
 
 
@@ -250,17 +259,17 @@ def stage_complete(records: list[dict], scale: str, stage: str = "controls", see
 
 # ----------------------------------------------------------------------------- stages
 def _stage_of(r: dict) -> str:
-    """Which stage a record belongs to: ``controls`` (cosine to zero), ``exp_cooldown`` (a WSD branch with
-    MiniCPM's exponential cooldown) or ``base``."""
+    """Which stage a record belongs to: ``controls`` (cosine to zero), ``exp_cooldown`` (the replica stable runs
+    and their cooldowns) or ``base``."""
     if r["experiment"] == "cosine_to_zero":
         return "controls"
-    if r["experiment"] == "wsd" and r["config"].get("decay_shape") == CONTROL_SHAPE:
+    if r["experiment"] in REPLICA_EXPERIMENTS:
         return "exp_cooldown"
     return "base"
 
 
 def _is_control_record(r: dict) -> bool:
-    """A record of a later stage: cosine to zero, or a WSD branch with MiniCPM's exponential cooldown."""
+    """A record of a later stage: cosine to zero, or the exponential-cooldown stage's replicas."""
     return _stage_of(r) != "base"
 
 

@@ -16,7 +16,13 @@ from scalelab.experiments.wsd_vs_cosine.claims import (
     LABELS,
     NEAR_STEPS,
 )
-from scalelab.experiments.wsd_vs_cosine.design import branch_start, chapter_plan
+from scalelab.experiments.wsd_vs_cosine.design import (
+    REPLICA_BRANCH,
+    REPLICA_EXPERIMENTS,
+    REPLICA_TRUNK,
+    branch_start,
+    chapter_plan,
+)
 from scalelab.optimum import optimum_1d
 from scalelab.schedules import ScheduleConfig, lr_multipliers
 from scalelab.store import stable_hash
@@ -33,8 +39,10 @@ def finals(records: list[dict]):
     """One row per (protocol, variant, budget, LR, seed): the final held-out loss.
 
     The stable runs give one ``constant`` row per evaluation step that is a planned budget (the
-    loss of a constant LR without cooldown at that budget). Diverged runs have ``loss`` NaN.
+    loss of a constant LR without cooldown at that budget). Diverged runs have ``loss`` NaN. The
+    exponential-cooldown stage's replicas are left out (:func:`replica_records`).
     """
+    records = [r for r in records if r["experiment"] not in REPLICA_EXPERIMENTS]  # their own tables: replica_*
     budgets = sorted({r["config"]["total_steps"] for r in records if r["experiment"] != "constant"})
     rows = []
     for r in records:
@@ -316,3 +324,31 @@ def shared_runs(records: list[dict], other: list[dict]):
                      "other_chapter": b, "abs_diff": abs(a - b)})
     cols = ["protocol", "steps", "log2_lr", "seed", "this_chapter", "other_chapter", "abs_diff"]
     return pd.DataFrame(rows, columns=cols).sort_values(["seed", "log2_lr"]).reset_index(drop=True)
+
+
+def replica_records(records: list[dict]) -> list[dict]:
+    """The exponential-cooldown stage's records under the first stage's names (``stable_replica`` → ``constant``,
+    ``wsd_replica`` → ``wsd``), so that :func:`finals`, :func:`optima` and :func:`trunk_cells` apply to the
+    replicas alone: both cooldown shapes there branch from one replica trunk."""
+    names = {REPLICA_TRUNK: "constant", REPLICA_BRANCH: "wsd"}
+    return [{**r, "experiment": names[r["experiment"]]} for r in records if r["experiment"] in names]
+
+
+def replica_reproducibility(records: list[dict]) -> pd.DataFrame:
+    """Per grid LR: the constant-LR held-out loss at each budget of the committed stable run (seed 0) and of its
+    replica trained again here — how far two trainings of one configuration on two machines land apart."""
+    cols = ["log2_lr", "budget", "committed", "replica", "replica − committed"]
+    rep = {(r["config"]["seed"], r["config"]["lr"]): r for r in records if r["experiment"] == REPLICA_TRUNK}
+    rows = []
+    for r in records:
+        key = (r["config"]["seed"], r["config"]["lr"])
+        if r["experiment"] != "constant" or key not in rep:
+            continue
+        a = dict(zip(r["result"]["eval_curve"]["step"], r["result"]["eval_curve"]["loss"]))
+        b = dict(zip(rep[key]["result"]["eval_curve"]["step"], rep[key]["result"]["eval_curve"]["loss"]))
+        budgets = sorted({x["config"]["total_steps"] for x in records if x["experiment"] == REPLICA_BRANCH})
+        for t in budgets:
+            if t in a and t in b:
+                rows.append({"log2_lr": math.log2(r["config"]["lr"]), "budget": t, "committed": a[t],
+                             "replica": b[t], "replica − committed": b[t] - a[t]})
+    return pd.DataFrame(rows, columns=cols)
