@@ -56,6 +56,7 @@ from scalelab.experiments.wsd_vs_cosine.tables import (
     optima,
     pick,
     replica_records,
+    replica_reproducibility,
     replicated_budgets,
     seed_spread,
     trunk_cells,
@@ -387,6 +388,9 @@ def glue_values(records: list[dict], scale: str) -> dict:
     done, planned = controls_progress(records, scale, "controls")
     out.update({"controls_recorded": done, "controls_planned": planned,
                 "controls_complete": float(any(_stage_of(r) == "controls" for r in recs))})
+    rr = replica_reproducibility(recs)
+    out["replica_max_abs"] = float(rr["replica − committed"].abs().max()) if len(rr) else float("nan")
+    out["replica_lrs"] = int(rr["log2_lr"].nunique()) if len(rr) else 0
     done, planned = controls_progress(records, scale, "exp_cooldown")
     out.update({"exp_recorded": done, "exp_planned": planned,
                 "exp_complete": float(any(_stage_of(r) == "exp_cooldown" for r in recs))})
