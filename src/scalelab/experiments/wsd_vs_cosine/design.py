@@ -293,9 +293,14 @@ def controls_progress(records: list[dict], scale: str, stage: str = "controls") 
     return len(keys & have), len(keys)
 
 
+def _is_whole(progress: tuple[int, int]) -> bool:
+    done, planned = progress
+    return done == planned
+
+
 def analysed_records(records: list[dict], scale: str) -> list[dict]:
     """The records the analysis uses: the first stage always, each later stage only once every one of its
     runs is recorded (:func:`stage_complete`), so that a stage part-way never changes a verdict."""
-    complete = {st for st in LATER_STAGES if any(_stage_of(r) == st for r in records)
-                and controls_progress(records, scale, st)[0] == controls_progress(records, scale, st)[1]}
+    present = {_stage_of(r) for r in records}
+    complete = {st for st in LATER_STAGES if st in present and _is_whole(controls_progress(records, scale, st))}
     return [r for r in records if _stage_of(r) in ("base", *complete)]

@@ -339,6 +339,7 @@ def replica_reproducibility(records: list[dict]) -> pd.DataFrame:
     replica trained again here — how far two trainings of one configuration on two machines land apart."""
     cols = ["log2_lr", "budget", "committed", "replica", "replica − committed"]
     rep = {(r["config"]["seed"], r["config"]["lr"]): r for r in records if r["experiment"] == REPLICA_TRUNK}
+    budgets = sorted({x["config"]["total_steps"] for x in records if x["experiment"] == REPLICA_BRANCH})
     rows = []
     for r in records:
         key = (r["config"]["seed"], r["config"]["lr"])
@@ -346,7 +347,6 @@ def replica_reproducibility(records: list[dict]) -> pd.DataFrame:
             continue
         a = dict(zip(r["result"]["eval_curve"]["step"], r["result"]["eval_curve"]["loss"]))
         b = dict(zip(rep[key]["result"]["eval_curve"]["step"], rep[key]["result"]["eval_curve"]["loss"]))
-        budgets = sorted({x["config"]["total_steps"] for x in records if x["experiment"] == REPLICA_BRANCH})
         for t in budgets:
             if t in a and t in b:
                 rows.append({"log2_lr": math.log2(r["config"]["lr"]), "budget": t, "committed": a[t],
